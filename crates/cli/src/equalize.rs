@@ -1,0 +1,198 @@
+//! `histo equalize`: one job on this machine, strips on every core.
+
+use std::fs;
+use std::io::{self, Cursor, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use histo_codec::{Format, Limits, png};
+use histo_core::job::{self, ClaheParams, Method, Mode, Options};
+
+/// Arguments of `histo equalize`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Input image (PNG, JPEG, TIFF, BMP or WebP), or `-` for standard input.
+    #[arg(value_name = "IN")]
+    input: PathBuf,
+
+    /// Output image, or `-` for standard output. Its extension picks the
+    /// format unless --format is given.
+    #[arg(short, long, value_name = "OUT")]
+    output: PathBuf,
+
+    /// What to equalize: `gray` (colour is converted to gray), `luma` (Y of
+    /// YCbCr, chroma kept), `rgb` (each channel on its own), or `auto`
+    /// (gray for gray input, luma for colour).
+    #[arg(long, env = "HISTO_MODE", default_value = "auto", value_parser = parse_mode)]
+    mode: Mode,
+
+    /// `global` (classic equalization, bit-exact with OpenCV equalizeHist on
+    /// 8-bit) or `clahe` (contrast-limited adaptive).
+    #[arg(long, env = "HISTO_METHOD", default_value = "global", value_parser = ["global", "clahe"])]
+    method: String,
+
+    /// CLAHE clip limit, as in OpenCV's createCLAHE (0 disables clipping).
+    #[arg(long, env = "HISTO_CLIP_LIMIT", default_value = "2.0", value_parser = parse_clip_limit)]
+    clip_limit: f64,
+
+    /// CLAHE tile grid, COLSxROWS.
+    #[arg(long, env = "HISTO_TILES", default_value = "8x8", value_parser = parse_tiles)]
+    tiles: (u32, u32),
+
+    /// Output format, overriding the output's extension: png, jpeg, tiff,
+    /// bmp or webp.
+    #[arg(long, env = "HISTO_FORMAT", value_parser = parse_format)]
+    format: Option<Format>,
+
+    /// PNG compression level, 0 (fastest) to 9 (smallest).
+    #[arg(long, env = "HISTO_PNG_LEVEL", default_value_t = png::Settings::default().level,
+          value_parser = clap::value_parser!(u32).range(0..=9))]
+    png_level: u32,
+
+    /// Worker threads (default: one per core).
+    #[arg(long, env = "HISTO_THREADS")]
+    threads: Option<usize>,
+
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// Decoding limits, shared by every command that reads images.
+#[derive(clap::Args, Debug)]
+pub struct LimitArgs {
+    /// Largest input accepted, in bytes.
+    #[arg(long, env = "HISTO_MAX_INPUT_BYTES", default_value_t = Limits::CLI.max_input_bytes)]
+    max_input_bytes: u64,
+
+    /// Widest image accepted, in pixels.
+    #[arg(long, env = "HISTO_MAX_WIDTH", default_value_t = Limits::CLI.max_width)]
+    max_width: u32,
+
+    /// Tallest image accepted, in pixels.
+    #[arg(long, env = "HISTO_MAX_HEIGHT", default_value_t = Limits::CLI.max_height)]
+    max_height: u32,
+
+    /// Most pixels (width × height) accepted.
+    #[arg(long, env = "HISTO_MAX_PIXELS", default_value_t = Limits::CLI.max_pixels)]
+    max_pixels: u64,
+}
+
+impl LimitArgs {
+    /// The limits as the codec takes them.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_input_bytes: self.max_input_bytes,
+            max_width: self.max_width,
+            max_height: self.max_height,
+            max_pixels: self.max_pixels,
+        }
+    }
+}
+
+fn parse_mode(s: &str) -> Result<Mode, String> {
+    s.parse().map_err(|e: job::OptionError| e.to_string())
+}
+
+fn parse_clip_limit(s: &str) -> Result<f64, String> {
+    job::parse_clip_limit(s).map_err(|e| e.to_string())
+}
+
+fn parse_tiles(s: &str) -> Result<(u32, u32), String> {
+    job::parse_tiles(s).map_err(|e| e.to_string())
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    s.parse().map_err(|e: histo_codec::format::UnknownFormat| e.to_string())
+}
+
+impl Args {
+    fn options(&self) -> Options {
+        let method = match self.method.as_str() {
+            "clahe" => {
+                Method::Clahe(ClaheParams { clip_limit: self.clip_limit, tiles_x: self.tiles.0, tiles_y: self.tiles.1 })
+            }
+            _ => Method::Global,
+        };
+        Options { mode: self.mode, method }
+    }
+}
+
+fn is_stdio(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// Runs `histo equalize`.
+pub fn run(args: Args) -> Result<()> {
+    let started = Instant::now();
+    let limits = args.limits.limits();
+    // Fail on an unusable output name before the work, not after it.
+    let out_format = match (args.format, is_stdio(&args.output)) {
+        (Some(f), _) => Some(f),
+        (None, true) => None,
+        (None, false) => Some(Format::from_path(&args.output).with_context(|| {
+            format!(
+                "cannot tell the output format from '{}': use --format png|jpeg|tiff|bmp|webp",
+                args.output.display()
+            )
+        })?),
+    };
+    let name = if is_stdio(&args.input) { "standard input".to_owned() } else { args.input.display().to_string() };
+    let bytes = read_input(&args.input, &limits).with_context(|| format!("cannot read {name}"))?;
+    let (image, in_format) = histo_codec::decode(&bytes, &limits).with_context(|| format!("cannot use {name}"))?;
+    drop(bytes);
+    let decoded = started.elapsed();
+
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads.unwrap_or(0)).build()?;
+    let options = args.options();
+    let (w, h, layout) = (image.width(), image.height(), image.layout());
+    let output = pool.install(|| histo_core::local::equalize(image, options))?;
+    let equalized = started.elapsed();
+
+    let format = out_format.unwrap_or(in_format);
+    let settings = png::Settings { level: args.png_level, ..png::Settings::default() };
+    let mut encoded = Cursor::new(Vec::new());
+    pool.install(|| histo_codec::encode(&output, format, &settings, &mut encoded))?;
+    write_output(&args.output, encoded.get_ref())?;
+    tracing::info!(
+        width = w, height = h, %layout, mode = %options.mode, method = options.method.name(), %format,
+        decode_ms = decoded.as_millis(), equalize_ms = (equalized - decoded).as_millis(),
+        total_ms = started.elapsed().as_millis(), "equalized"
+    );
+    Ok(())
+}
+
+fn read_input(path: &Path, limits: &Limits) -> Result<Vec<u8>> {
+    if is_stdio(path) {
+        return Ok(histo_codec::read_limited(io::stdin().lock(), limits)?);
+    }
+    let meta = fs::metadata(path)?;
+    if meta.is_dir() {
+        bail!("it is a directory");
+    }
+    if meta.len() > limits.max_input_bytes {
+        bail!("it is {} bytes, over the limit of {} (--max-input-bytes)", meta.len(), limits.max_input_bytes);
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    fs::File::open(path)?.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Writes the whole output or nothing: a file appears only once complete.
+fn write_output(path: &Path, data: &[u8]) -> Result<()> {
+    if is_stdio(path) {
+        let mut out = io::stdout().lock();
+        out.write_all(data).and_then(|_| out.flush()).context("cannot write to standard output")?;
+        return Ok(());
+    }
+    let file_name = path.file_name().with_context(|| format!("'{}' is not a file name", path.display()))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(file_name);
+    tmp_name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let result = fs::write(&tmp, data).and_then(|_| fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("cannot write {}", path.display()))
+}

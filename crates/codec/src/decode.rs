@@ -1,0 +1,176 @@
+//! Decoding an upload or a file into an [`Image`], within [`Limits`].
+
+use std::io::{Cursor, Read};
+
+use histo_core::{Image, Layout, Pixels};
+use image::{DynamicImage, ImageReader};
+
+use crate::format::Format;
+use crate::limits::Limits;
+
+/// Why input could not be decoded. Each kind maps to one HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// More bytes than allowed (413).
+    #[error("input is larger than the limit of {limit} bytes")]
+    TooLarge {
+        /// The limit.
+        limit: u64,
+    },
+    /// Empty input (415).
+    #[error("input is empty")]
+    Empty,
+    /// Not one of the supported formats (415).
+    #[error("not a supported image (expected PNG, JPEG, TIFF, BMP or WebP)")]
+    NotAnImage,
+    /// The header declares an image over the limits (422).
+    #[error("image of {width}x{height} exceeds the limits ({limits})")]
+    Dimensions {
+        /// Declared width.
+        width: u32,
+        /// Declared height.
+        height: u32,
+        /// The limits, spelled out.
+        limits: String,
+    },
+    /// Decoding would need more memory than the limits allow (422).
+    #[error("image exceeds the limits ({limits}): {reason}")]
+    OverLimits {
+        /// What the decoder said.
+        reason: String,
+        /// The limits, spelled out.
+        limits: String,
+    },
+    /// The file is truncated or corrupt (422).
+    #[error("cannot decode {format} image: {reason}")]
+    Corrupt {
+        /// The format it claimed to be.
+        format: Format,
+        /// What the decoder said.
+        reason: String,
+    },
+    /// Reading the input failed.
+    #[error("cannot read input: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Reads all of `reader`, refusing more than `limits.max_input_bytes`.
+pub fn read_limited(reader: impl Read, limits: &Limits) -> Result<Vec<u8>, DecodeError> {
+    let mut bytes = Vec::new();
+    reader.take(limits.max_input_bytes.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limits.max_input_bytes {
+        return Err(DecodeError::TooLarge { limit: limits.max_input_bytes });
+    }
+    Ok(bytes)
+}
+
+/// Decodes `bytes`, whose format is recognised by content, never by name.
+pub fn decode(bytes: &[u8], limits: &Limits) -> Result<(Image, Format), DecodeError> {
+    if bytes.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    if bytes.len() as u64 > limits.max_input_bytes {
+        return Err(DecodeError::TooLarge { limit: limits.max_input_bytes });
+    }
+    let format = image::guess_format(bytes).ok().and_then(Format::from_image).ok_or(DecodeError::NotAnImage)?;
+    // The decoder's own limit errors are the same refusal as ours.
+    let fail = |e: image::ImageError| match e {
+        image::ImageError::Limits(e) => DecodeError::OverLimits { reason: e.to_string(), limits: describe(limits) },
+        e => DecodeError::Corrupt { format, reason: e.to_string() },
+    };
+
+    let reader = || {
+        let mut r = ImageReader::with_format(Cursor::new(bytes), format.to_image());
+        let mut l = image::Limits::default();
+        l.max_image_width = Some(limits.max_width);
+        l.max_image_height = Some(limits.max_height);
+        l.max_alloc = Some(limits.max_alloc());
+        r.limits(l);
+        r
+    };
+    // The header alone first: a bomb is refused before any pixel is decoded.
+    let (width, height) = reader().into_dimensions().map_err(fail)?;
+    check_dimensions(width, height, limits)?;
+    let decoded = reader().decode().map_err(fail)?;
+    Ok((from_dynamic(decoded), format))
+}
+
+fn check_dimensions(width: u32, height: u32, limits: &Limits) -> Result<(), DecodeError> {
+    let pixels = u64::from(width) * u64::from(height);
+    if width == 0 || height == 0 || width > limits.max_width || height > limits.max_height || pixels > limits.max_pixels
+    {
+        return Err(DecodeError::Dimensions { width, height, limits: describe(limits) });
+    }
+    Ok(())
+}
+
+fn describe(l: &Limits) -> String {
+    format!("at most {}x{} and {} pixels", l.max_width, l.max_height, l.max_pixels)
+}
+
+/// Converts the decoder's image into histo's, keeping depth and alpha.
+fn from_dynamic(img: DynamicImage) -> Image {
+    let (w, h) = (img.width(), img.height());
+    let (layout, pixels) = match img {
+        DynamicImage::ImageLuma8(b) => (Layout::Gray, Pixels::U8(b.into_raw())),
+        DynamicImage::ImageLumaA8(b) => (Layout::GrayAlpha, Pixels::U8(b.into_raw())),
+        DynamicImage::ImageRgb8(b) => (Layout::Rgb, Pixels::U8(b.into_raw())),
+        DynamicImage::ImageRgba8(b) => (Layout::Rgba, Pixels::U8(b.into_raw())),
+        DynamicImage::ImageLuma16(b) => (Layout::Gray, Pixels::U16(b.into_raw())),
+        DynamicImage::ImageLumaA16(b) => (Layout::GrayAlpha, Pixels::U16(b.into_raw())),
+        DynamicImage::ImageRgb16(b) => (Layout::Rgb, Pixels::U16(b.into_raw())),
+        DynamicImage::ImageRgba16(b) => (Layout::Rgba, Pixels::U16(b.into_raw())),
+        // Float images (e.g. some TIFFs) are brought to 16-bit integer levels.
+        other if other.color().has_alpha() => (Layout::Rgba, Pixels::U16(other.into_rgba16().into_raw())),
+        other => (Layout::Rgb, Pixels::U16(other.into_rgb16().into_raw())),
+    };
+    Image::new(w, h, layout, pixels).expect("decoder output matches its dimensions")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(v: &mut Vec<u8>, kind_and_data: &[u8]) {
+        v.extend_from_slice(&(kind_and_data.len() as u32 - 4).to_be_bytes());
+        v.extend_from_slice(kind_and_data);
+        v.extend_from_slice(&crc32fast::hash(kind_and_data).to_be_bytes());
+    }
+
+    /// A PNG that declares its size and then stops in its first IDAT.
+    fn png_header(width: u32, height: u32) -> Vec<u8> {
+        let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
+        let mut ihdr = b"IHDR".to_vec();
+        ihdr.extend_from_slice(&width.to_be_bytes());
+        ihdr.extend_from_slice(&height.to_be_bytes());
+        ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
+        chunk(&mut v, &ihdr);
+        chunk(&mut v, b"IDAT\x78\x01");
+        v
+    }
+
+    #[test]
+    fn a_bomb_header_is_refused_before_decoding() {
+        let err = decode(&png_header(100_000, 100_000), &Limits::CLI).unwrap_err();
+        assert!(matches!(err, DecodeError::Dimensions { width: 100_000, .. }), "{err}");
+    }
+
+    #[test]
+    fn truncated_png_is_corrupt() {
+        let err = decode(&png_header(4, 4), &Limits::CLI).unwrap_err();
+        assert!(matches!(err, DecodeError::Corrupt { format: Format::Png, .. }), "{err}");
+    }
+
+    #[test]
+    fn text_is_not_an_image() {
+        assert!(matches!(decode(b"hello world", &Limits::CLI), Err(DecodeError::NotAnImage)));
+        assert!(matches!(decode(b"", &Limits::CLI), Err(DecodeError::Empty)));
+    }
+
+    #[test]
+    fn input_over_the_byte_limit_is_refused() {
+        let limits = Limits { max_input_bytes: 10, ..Limits::CLI };
+        assert!(matches!(read_limited(&[0u8; 11][..], &limits), Err(DecodeError::TooLarge { limit: 10 })));
+        assert_eq!(read_limited(&[0u8; 10][..], &limits).unwrap().len(), 10);
+    }
+}

@@ -1,0 +1,19 @@
+//! Image files in and out of histo: decoding with explicit limits, and
+//! encoding whose PNG path compresses strips in parallel.
+//!
+//! Decoding refuses oversized input before spending memory on it: the byte
+//! count first, then the dimensions read from the header, and only then the
+//! pixels ([`decode`]). Encoding picks the format from the output name or an
+//! explicit [`Format`] ([`encode`]); PNG goes through [`png`], which the
+//! cluster can also drive strip by strip.
+
+pub mod decode;
+pub mod encode;
+pub mod format;
+pub mod limits;
+pub mod png;
+
+pub use decode::{DecodeError, decode, read_limited};
+pub use encode::{EncodeError, encode};
+pub use format::Format;
+pub use limits::Limits;

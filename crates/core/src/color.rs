@@ -1,0 +1,117 @@
+//! BT.601 YCbCr in OpenCV's fixed point, for the `luma` and `gray` modes.
+//!
+//! The coefficients and rounding are those of OpenCV's integer
+//! `RGB2YCrCb`/`YCrCb2RGB` (14 fractional bits) and `RGB2GRAY` (15 bits: the
+//! two differ in the last bit for about one pixel in 400), so results match
+//! the OpenCV pipelines they replace. The same code
+//! serves 16-bit samples, with the chroma offset at half their range.
+
+use crate::sample::Sample;
+
+const SHIFT: u32 = 14;
+const ROUND: i32 = 1 << (SHIFT - 1);
+const R2Y: i32 = 4899;
+const G2Y: i32 = 9617;
+const B2Y: i32 = 1868;
+const CR: i32 = 11682;
+const CB: i32 = 9241;
+const CR2R: i32 = 22987;
+const CR2G: i32 = -11698;
+const CB2G: i32 = -5636;
+const CB2B: i32 = 29049;
+
+#[inline]
+fn descale(v: i64) -> i32 {
+    ((v + i64::from(ROUND)) >> SHIFT) as i32
+}
+
+/// OpenCV's RGB → gray weights, at 15 fractional bits.
+const GRAY_SHIFT: u32 = 15;
+const R2GRAY: i64 = 9798;
+const G2GRAY: i64 = 19235;
+const B2GRAY: i64 = 3735;
+
+/// Gray level of one RGB pixel, as OpenCV's `COLOR_RGB2GRAY`.
+#[inline]
+pub fn gray<T: Sample>(r: T, g: T, b: T) -> T {
+    let (r, g, b) = (r.into() as i64, g.into() as i64, b.into() as i64);
+    let v = (r * R2GRAY + g * G2GRAY + b * B2GRAY + (1 << (GRAY_SHIFT - 1))) >> GRAY_SHIFT;
+    T::from_u32(v as u32)
+}
+
+/// Luma (Y of YCrCb) of one RGB pixel.
+#[inline]
+pub fn luma<T: Sample>(r: T, g: T, b: T) -> T {
+    let (r, g, b) = (r.into() as i64, g.into() as i64, b.into() as i64);
+    T::from_u32(descale(r * i64::from(R2Y) + g * i64::from(G2Y) + b * i64::from(B2Y)) as u32)
+}
+
+/// Splits an RGB pixel into (Y, Cr, Cb).
+#[inline]
+pub fn to_ycrcb<T: Sample>(r: T, g: T, b: T) -> (T, T, T) {
+    let y = luma(r, g, b);
+    let yi = i64::from(y.into());
+    let delta = i64::from(T::HALF) << SHIFT;
+    let cr = descale((r.into() as i64 - yi) * i64::from(CR) + delta);
+    let cb = descale((b.into() as i64 - yi) * i64::from(CB) + delta);
+    (y, T::saturate(cr), T::saturate(cb))
+}
+
+/// Joins (Y, Cr, Cb) back into an RGB pixel.
+#[inline]
+pub fn from_ycrcb<T: Sample>(y: T, cr: T, cb: T) -> (T, T, T) {
+    let y = y.into() as i32;
+    let cr = i64::from(cr.into() as i32 - T::HALF);
+    let cb = i64::from(cb.into() as i32 - T::HALF);
+    let r = y + descale(cr * i64::from(CR2R));
+    let g = y + descale(cb * i64::from(CB2G) + cr * i64::from(CR2G));
+    let b = y + descale(cb * i64::from(CB2B));
+    (T::saturate(r), T::saturate(g), T::saturate(b))
+}
+
+/// Converts interleaved colour pixels (`channels` 3 or 4) to gray, keeping
+/// alpha: `out` has 1 or 2 samples per pixel.
+pub fn to_gray<T: Sample>(src: &[T], channels: usize, out: &mut [T]) {
+    let out_channels = channels - 2;
+    for (px, o) in src.chunks_exact(channels).zip(out.chunks_exact_mut(out_channels)) {
+        o[0] = gray(px[0], px[1], px[2]);
+        if channels == 4 {
+            o[1] = px[3];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gray_pixels_stay_gray() {
+        for v in [0u8, 1, 127, 128, 254, 255] {
+            assert_eq!(luma(v, v, v), v);
+            assert_eq!(gray(v, v, v), v);
+            assert_eq!(to_ycrcb(v, v, v), (v, 128, 128));
+            assert_eq!(from_ycrcb(v, 128, 128), (v, v, v));
+        }
+    }
+
+    #[test]
+    fn round_trip_is_within_a_few_levels() {
+        for r in (0..=255u16).step_by(15) {
+            for g in (0..=255u16).step_by(17) {
+                for b in (0..=255u16).step_by(13) {
+                    let (y, cr, cb) = to_ycrcb(r as u8, g as u8, b as u8);
+                    let (r2, g2, b2) = from_ycrcb(y, cr, cb);
+                    for (a, c) in [(r, r2), (g, g2), (b, b2)] {
+                        assert!((a as i32 - c as i32).abs() <= 3, "{r},{g},{b}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn sixteen_bit_gray_is_neutral() {
+        assert_eq!(to_ycrcb(40000u16, 40000, 40000), (40000, 32768, 32768));
+    }
+}

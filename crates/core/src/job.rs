@@ -1,0 +1,511 @@
+//! One equalization job as three pure phases: map, reduce, apply.
+//!
+//! [`Plan`] is decided once from the image's shape and the [`Options`]; it is
+//! small and cheap to copy to every worker. Then:
+//!
+//! * [`Plan::map`] counts one strip's [`Histograms`] (global: one histogram
+//!   per equalized plane; CLAHE: one per tile and plane),
+//! * [`Histograms::merge`] sums partial counts in any order,
+//! * [`Plan::reduce`] turns the total into [`Luts`],
+//! * [`Plan::apply`] maps one strip through the tables, in place.
+//!
+//! `gray` mode on colour input first converts strips with
+//! [`Plan::convert_to_gray`]; alpha is never touched.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::clahe::{Columns, Grid};
+use crate::image::{Depth, Layout, Pixels};
+use crate::sample::Sample;
+use crate::strips::Strip;
+use crate::{color, histogram, lut};
+
+/// What to equalize.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// `gray` for gray input, `luma` for colour input.
+    #[default]
+    Auto,
+    /// Convert colour to gray, then equalize the gray.
+    Gray,
+    /// Equalize the Y of YCbCr and keep the chroma.
+    Luma,
+    /// Equalize each colour channel on its own.
+    Rgb,
+}
+
+impl Mode {
+    /// Every mode, in the order `--help` lists them.
+    pub const ALL: [Mode; 4] = [Mode::Auto, Mode::Gray, Mode::Luma, Mode::Rgb];
+
+    /// The mode's name on the command line and in the API.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Auto => "auto",
+            Mode::Gray => "gray",
+            Mode::Luma => "luma",
+            Mode::Rgb => "rgb",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Mode {
+    type Err = OptionError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Mode::ALL.into_iter().find(|m| m.name().eq_ignore_ascii_case(s)).ok_or_else(|| OptionError::Mode(s.to_owned()))
+    }
+}
+
+/// CLAHE settings, with OpenCV's meaning and defaults.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ClaheParams {
+    /// Clip limit as a multiple of the mean bin height (0 disables clipping).
+    pub clip_limit: f64,
+    /// Tile columns.
+    pub tiles_x: u32,
+    /// Tile rows.
+    pub tiles_y: u32,
+}
+
+impl Default for ClaheParams {
+    fn default() -> Self {
+        ClaheParams { clip_limit: 2.0, tiles_x: 8, tiles_y: 8 }
+    }
+}
+
+/// Largest tile count on either axis: past it a tile is a few pixels and
+/// the tables outweigh the image.
+pub const MAX_TILES: u32 = 256;
+
+impl ClaheParams {
+    /// Checks the values are usable.
+    pub fn validate(&self) -> Result<(), OptionError> {
+        if !self.clip_limit.is_finite() || self.clip_limit < 0.0 {
+            return Err(OptionError::ClipLimit(self.clip_limit.to_string()));
+        }
+        let ok = |t: u32| (1..=MAX_TILES).contains(&t);
+        if !ok(self.tiles_x) || !ok(self.tiles_y) {
+            return Err(OptionError::Tiles(format!("{}x{}", self.tiles_x, self.tiles_y)));
+        }
+        Ok(())
+    }
+}
+
+/// Parses a tile grid written `COLSxROWS`, e.g. `8x8`.
+pub fn parse_tiles(s: &str) -> Result<(u32, u32), OptionError> {
+    let bad = || OptionError::Tiles(s.to_owned());
+    let (x, y) = s.split_once(['x', 'X']).ok_or_else(bad)?;
+    let (x, y) = (x.trim().parse().map_err(|_| bad())?, y.trim().parse().map_err(|_| bad())?);
+    let ok = |t: u32| (1..=MAX_TILES).contains(&t);
+    if ok(x) && ok(y) { Ok((x, y)) } else { Err(bad()) }
+}
+
+/// Parses a clip limit: a finite number ≥ 0.
+pub fn parse_clip_limit(s: &str) -> Result<f64, OptionError> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(OptionError::ClipLimit(s.to_owned())),
+    }
+}
+
+/// How to equalize.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum Method {
+    /// One table for the whole image.
+    #[default]
+    Global,
+    /// Contrast-limited adaptive equalization.
+    Clahe(ClaheParams),
+}
+
+impl Method {
+    /// The method's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Method::Global => "global",
+            Method::Clahe(_) => "clahe",
+        }
+    }
+
+    /// Parses a method name; CLAHE gets its default parameters.
+    pub fn from_name(s: &str) -> Result<Self, OptionError> {
+        match s.to_ascii_lowercase().as_str() {
+            "global" => Ok(Method::Global),
+            "clahe" => Ok(Method::Clahe(ClaheParams::default())),
+            _ => Err(OptionError::Method(s.to_owned())),
+        }
+    }
+}
+
+/// Everything a user chooses about a job.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Options {
+    /// What to equalize.
+    pub mode: Mode,
+    /// How.
+    pub method: Method,
+}
+
+/// A job option a user got wrong.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum OptionError {
+    /// Unknown mode.
+    #[error("unknown mode '{0}' (expected auto, gray, luma or rgb)")]
+    Mode(String),
+    /// Unknown method.
+    #[error("unknown method '{0}' (expected global or clahe)")]
+    Method(String),
+    /// Bad clip limit.
+    #[error("invalid clip limit '{0}' (expected a number >= 0)")]
+    ClipLimit(String),
+    /// Bad tile grid.
+    #[error("invalid tile grid '{0}' (expected COLSxROWS, each 1 to 256, e.g. 8x8)")]
+    Tiles(String),
+}
+
+/// A strip that does not fit the plan.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StripError {
+    /// Samples of the wrong depth.
+    #[error("strip has {got:?} samples, the job is {want:?}")]
+    Depth {
+        /// The job's depth.
+        want: Depth,
+        /// The strip's.
+        got: Depth,
+    },
+    /// Wrong number of samples, or rows outside the image.
+    #[error("strip at row {y0} with {rows} rows and {samples} samples does not fit a {width}x{height} image")]
+    Shape {
+        /// First row.
+        y0: u32,
+        /// Rows.
+        rows: u32,
+        /// Samples received.
+        samples: usize,
+        /// Image width.
+        width: u32,
+        /// Image height.
+        height: u32,
+    },
+    /// Tables of the wrong size.
+    #[error("look-up tables have {got} entries, the job needs {want}")]
+    Tables {
+        /// Entries needed.
+        want: usize,
+        /// Entries received.
+        got: usize,
+    },
+}
+
+/// A borrowed run of samples.
+#[derive(Clone, Copy, Debug)]
+pub enum Samples<'a> {
+    /// 8-bit.
+    U8(&'a [u8]),
+    /// 16-bit.
+    U16(&'a [u16]),
+}
+
+/// A mutably borrowed run of samples.
+#[derive(Debug)]
+pub enum SamplesMut<'a> {
+    /// 8-bit.
+    U8(&'a mut [u8]),
+    /// 16-bit.
+    U16(&'a mut [u16]),
+}
+
+impl Pixels {
+    /// Borrows a range of samples.
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Samples<'_> {
+        match self {
+            Pixels::U8(v) => Samples::U8(&v[range]),
+            Pixels::U16(v) => Samples::U16(&v[range]),
+        }
+    }
+}
+
+/// Which values of a pixel the job equalizes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    /// Channel 0 of a gray image.
+    Gray,
+    /// The luma of an RGB pixel.
+    Luma,
+    /// R, G and B, each its own plane.
+    Channels,
+}
+
+impl Target {
+    fn planes(self) -> usize {
+        if self == Target::Channels { 3 } else { 1 }
+    }
+}
+
+/// Summed level counts: one run of bins per plane (and tile, for CLAHE).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Histograms {
+    /// The bins, plane-major, then tile-major.
+    pub bins: Vec<u64>,
+}
+
+impl Histograms {
+    /// Adds another partial count of the same job.
+    pub fn merge(&mut self, other: &Histograms) {
+        histogram::merge(&mut self.bins, &other.bins);
+    }
+}
+
+/// Look-up tables: one run per plane (and tile, for CLAHE).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Luts {
+    /// 8-bit tables.
+    U8(Vec<u8>),
+    /// 16-bit tables.
+    U16(Vec<u16>),
+}
+
+/// The decided shape of a job.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    width: u32,
+    height: u32,
+    input_layout: Layout,
+    layout: Layout,
+    depth: Depth,
+    target: Target,
+    method: Method,
+    grid: Option<(Grid, Columns)>,
+}
+
+impl Plan {
+    /// Decides what a job does to a `width` × `height` image of `layout`
+    /// and `depth`.
+    pub fn new(width: u32, height: u32, layout: Layout, depth: Depth, options: Options) -> Result<Self, OptionError> {
+        let (working, target) = match (options.mode, layout.is_color()) {
+            (_, false) => (layout, Target::Gray),
+            (Mode::Gray, true) => (layout.to_gray(), Target::Gray),
+            (Mode::Auto | Mode::Luma, true) => (layout, Target::Luma),
+            (Mode::Rgb, true) => (layout, Target::Channels),
+        };
+        let grid = match options.method {
+            Method::Global => None,
+            Method::Clahe(p) => {
+                p.validate()?;
+                (width > 0 && height > 0).then(|| {
+                    let grid = Grid::new(width, height, p.tiles_x, p.tiles_y);
+                    let columns = grid.columns();
+                    (grid, columns)
+                })
+            }
+        };
+        Ok(Plan { width, height, input_layout: layout, layout: working, depth, target, method: options.method, grid })
+    }
+
+    /// Image width.
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+
+    /// Image height.
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+
+    /// Layout of the output (gray mode drops colour).
+    pub fn output_layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// Sample depth.
+    pub fn depth(&self) -> Depth {
+        self.depth
+    }
+
+    /// The method.
+    pub fn method(&self) -> Method {
+        self.method
+    }
+
+    /// Whether strips must go through [`Plan::convert_to_gray`] before map.
+    pub fn converts_to_gray(&self) -> bool {
+        self.input_layout != self.layout
+    }
+
+    /// Samples in one row of the working image.
+    pub fn row_len(&self) -> usize {
+        self.width as usize * self.layout.channels()
+    }
+
+    fn levels(&self) -> usize {
+        match self.depth {
+            Depth::U8 => u8::LEVELS,
+            Depth::U16 => u16::LEVELS,
+        }
+    }
+
+    fn bins_per_plane(&self) -> usize {
+        let tiles = self.grid.as_ref().map_or(1, |(g, _)| g.tiles());
+        tiles * self.levels()
+    }
+
+    /// Empty counts for this job, to merge partial counts into.
+    pub fn empty_histograms(&self) -> Histograms {
+        Histograms { bins: vec![0; self.target.planes() * self.bins_per_plane()] }
+    }
+
+    /// Converts a strip of colour input to the gray working layout.
+    pub fn convert_to_gray(&self, samples: Samples<'_>) -> Pixels {
+        let channels = self.input_layout.channels();
+        let out_len = |n: usize| n / channels * self.layout.channels();
+        match samples {
+            Samples::U8(s) => {
+                let mut out = vec![0; out_len(s.len())];
+                color::to_gray(s, channels, &mut out);
+                Pixels::U8(out)
+            }
+            Samples::U16(s) => {
+                let mut out = vec![0; out_len(s.len())];
+                color::to_gray(s, channels, &mut out);
+                Pixels::U16(out)
+            }
+        }
+    }
+
+    fn check(&self, strip: Strip, depth: Depth, samples: usize) -> Result<(), StripError> {
+        if depth != self.depth {
+            return Err(StripError::Depth { want: self.depth, got: depth });
+        }
+        let fits = strip.y0.checked_add(strip.rows).is_some_and(|end| end <= self.height);
+        if !fits || samples != strip.rows as usize * self.row_len() {
+            let (y0, rows, width, height) = (strip.y0, strip.rows, self.width, self.height);
+            return Err(StripError::Shape { y0, rows, samples, width, height });
+        }
+        Ok(())
+    }
+
+    /// Map: counts the levels of one strip (working layout).
+    pub fn map(&self, strip: Strip, samples: Samples<'_>) -> Result<Histograms, StripError> {
+        let mut out = self.empty_histograms();
+        match samples {
+            Samples::U8(s) => {
+                self.check(strip, Depth::U8, s.len())?;
+                self.map_typed(strip, s, &mut out.bins);
+            }
+            Samples::U16(s) => {
+                self.check(strip, Depth::U16, s.len())?;
+                self.map_typed(strip, s, &mut out.bins);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reduce: turns the job's total counts into its tables.
+    pub fn reduce(&self, total: &Histograms) -> Luts {
+        let per_plane = self.bins_per_plane();
+        assert_eq!(total.bins.len(), self.target.planes() * per_plane, "histograms of another job");
+        fn tables<T: Sample>(plan: &Plan, bins: &[u64], per_plane: usize) -> Vec<T> {
+            bins.chunks_exact(per_plane)
+                .flat_map(|plane| match (&plan.grid, plan.method) {
+                    (Some((grid, _)), Method::Clahe(p)) => grid.tile_luts::<T>(p.clip_limit, plane),
+                    _ => lut::equalize::<T>(plane),
+                })
+                .collect()
+        }
+        match self.depth {
+            Depth::U8 => Luts::U8(tables(self, &total.bins, per_plane)),
+            Depth::U16 => Luts::U16(tables(self, &total.bins, per_plane)),
+        }
+    }
+
+    /// Apply: maps one strip (working layout) through the tables, in place.
+    pub fn apply(&self, strip: Strip, samples: SamplesMut<'_>, luts: &Luts) -> Result<(), StripError> {
+        let want = self.target.planes() * self.bins_per_plane();
+        match (samples, luts) {
+            (SamplesMut::U8(s), Luts::U8(t)) if t.len() == want => {
+                self.check(strip, Depth::U8, s.len())?;
+                self.apply_typed(strip, s, t);
+            }
+            (SamplesMut::U16(s), Luts::U16(t)) if t.len() == want => {
+                self.check(strip, Depth::U16, s.len())?;
+                self.apply_typed(strip, s, t);
+            }
+            (SamplesMut::U8(_), Luts::U8(t)) => return Err(StripError::Tables { want, got: t.len() }),
+            (SamplesMut::U16(_), Luts::U16(t)) => return Err(StripError::Tables { want, got: t.len() }),
+            (SamplesMut::U8(_), Luts::U16(_)) => return Err(StripError::Depth { want: Depth::U8, got: Depth::U16 }),
+            (SamplesMut::U16(_), Luts::U8(_)) => return Err(StripError::Depth { want: Depth::U16, got: Depth::U8 }),
+        }
+        Ok(())
+    }
+
+    fn map_typed<T: Sample>(&self, strip: Strip, samples: &[T], bins: &mut [u64]) {
+        let channels = self.layout.channels();
+        let per_plane = self.bins_per_plane();
+        if self.grid.is_none() && self.target == Target::Gray && channels == 1 {
+            return histogram::count(samples, bins);
+        }
+        let mut values = vec![T::default(); self.width as usize];
+        for (y, row) in strip.row_range().zip(samples.chunks_exact(self.row_len())) {
+            for (plane, bins) in bins.chunks_exact_mut(per_plane).enumerate() {
+                self.extract(row, plane, &mut values);
+                match &self.grid {
+                    Some((grid, _)) => grid.count_row(y, &values, bins),
+                    None => histogram::count(&values, bins),
+                }
+            }
+        }
+    }
+
+    fn apply_typed<T: Sample>(&self, strip: Strip, samples: &mut [T], luts: &[T]) {
+        let channels = self.layout.channels();
+        let per_plane = self.bins_per_plane();
+        if self.grid.is_none() && self.target == Target::Gray && channels == 1 {
+            return lut::apply(samples, luts);
+        }
+        let width = self.width as usize;
+        let mut values = vec![T::default(); width];
+        let mut chroma = vec![(T::default(), T::default()); width];
+        for (y, row) in strip.row_range().zip(samples.chunks_exact_mut(self.row_len())) {
+            for (plane, tables) in luts.chunks_exact(per_plane).enumerate() {
+                if self.target == Target::Luma {
+                    for (px, (v, c)) in row.chunks_exact(channels).zip(values.iter_mut().zip(&mut chroma)) {
+                        let (l, cr, cb) = color::to_ycrcb(px[0], px[1], px[2]);
+                        (*v, *c) = (l, (cr, cb));
+                    }
+                } else {
+                    self.extract(row, plane, &mut values);
+                }
+                match &self.grid {
+                    Some((grid, columns)) => grid.map_row(y, tables, columns, &mut values),
+                    None => values.iter_mut().for_each(|v| *v = tables[v.index()]),
+                }
+                if self.target == Target::Luma {
+                    for (px, (&v, &(cr, cb))) in row.chunks_exact_mut(channels).zip(values.iter().zip(&chroma)) {
+                        (px[0], px[1], px[2]) = color::from_ycrcb(v, cr, cb);
+                    }
+                } else {
+                    row.iter_mut().skip(plane).step_by(channels).zip(&values).for_each(|(s, &v)| *s = v);
+                }
+            }
+        }
+    }
+
+    /// Copies plane `plane` of one row into `values` (one value a pixel).
+    fn extract<T: Sample>(&self, row: &[T], plane: usize, values: &mut [T]) {
+        let channels = self.layout.channels();
+        let pixels = row.chunks_exact(channels).zip(values.iter_mut());
+        match self.target {
+            Target::Luma => pixels.for_each(|(px, v)| *v = color::luma(px[0], px[1], px[2])),
+            Target::Gray | Target::Channels => pixels.for_each(|(px, v)| *v = px[plane]),
+        }
+    }
+}

@@ -1,0 +1,164 @@
+"""histo equalize against OpenCV (and numpy for 16-bit), through the CLI on
+real files."""
+
+import cv2
+import numpy as np
+import pytest
+import tifffile
+
+from images import gray16, low_contrast_color, low_contrast_gray
+
+EDGE_CASES = {
+    "one_pixel": np.array([[42]], np.uint8),
+    "constant": np.full((31, 17), 99, np.uint8),
+    "all_black": np.zeros((20, 20), np.uint8),
+    "all_white": np.full((20, 20), 255, np.uint8),
+    "two_levels": np.array([[10, 200] * 8] * 9, np.uint8),
+    "very_wide": low_contrast_gray(1, 20000, 1),
+    "very_tall": low_contrast_gray(20000, 1, 2),
+    "full_range": np.arange(256 * 64, dtype=np.uint32).reshape(64, 256).astype(np.uint8),
+    "noise": np.random.default_rng(3).integers(0, 256, (333, 517), dtype=np.uint8),
+    "large": low_contrast_gray(2003, 1501, 4),
+}
+
+
+def equalize_file(histo, tmp_path, img, *args, suffix=".png"):
+    src, dst = tmp_path / f"in{suffix}", tmp_path / f"out{suffix}"
+    assert cv2.imwrite(str(src), img)
+    histo("equalize", src, "-o", dst, *args)
+    out = cv2.imread(str(dst), cv2.IMREAD_UNCHANGED)
+    assert out is not None, "output is not a readable image"
+    return out
+
+
+def ycrcb_equalize(bgr):
+    ycrcb = cv2.cvtColor(bgr, cv2.COLOR_BGR2YCrCb)
+    ycrcb[:, :, 0] = cv2.equalizeHist(ycrcb[:, :, 0])
+    return cv2.cvtColor(ycrcb, cv2.COLOR_YCrCb2BGR)
+
+
+def max_diff(a, b):
+    return int(np.abs(a.astype(np.int32) - b.astype(np.int32)).max())
+
+
+@pytest.mark.parametrize("name", EDGE_CASES)
+def test_gray_global_is_bit_exact(histo, tmp_path, name):
+    img = EDGE_CASES[name]
+    out = equalize_file(histo, tmp_path, img)
+    np.testing.assert_array_equal(out, cv2.equalizeHist(img))
+
+
+def test_gray_output_is_the_same_on_one_or_many_threads(histo, tmp_path):
+    img = low_contrast_gray(1200, 900, 5)
+    src = tmp_path / "in.png"
+    cv2.imwrite(str(src), img)
+    histo("equalize", src, "-o", tmp_path / "a.png", "--threads", 1)
+    histo("equalize", src, "-o", tmp_path / "b.png", "--threads", 2)
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+
+
+@pytest.mark.parametrize("shape", [(240, 320), (1, 1), (7, 1999)])
+def test_rgb_mode_is_bit_exact_per_channel(histo, tmp_path, shape):
+    img = low_contrast_color(*shape, seed=6)
+    out = equalize_file(histo, tmp_path, img, "--mode", "rgb")
+    want = np.dstack([cv2.equalizeHist(np.ascontiguousarray(img[:, :, c])) for c in range(3)])
+    np.testing.assert_array_equal(out, want)
+
+
+@pytest.mark.parametrize("mode", ["luma", "auto"])
+def test_luma_mode_is_within_one_of_opencv_ycrcb(histo, tmp_path, mode):
+    img = low_contrast_color(480, 640, seed=7)
+    out = equalize_file(histo, tmp_path, img, "--mode", mode)
+    assert max_diff(out, ycrcb_equalize(img)) <= 1
+
+
+def test_gray_mode_on_colour_matches_opencv_gray(histo, tmp_path):
+    img = low_contrast_color(300, 400, seed=8)
+    out = equalize_file(histo, tmp_path, img, "--mode", "gray")
+    assert out.ndim == 2
+    np.testing.assert_array_equal(out, cv2.equalizeHist(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)))
+
+
+def test_alpha_passes_through(histo, tmp_path):
+    bgr = low_contrast_color(200, 300, seed=9)
+    alpha = np.random.default_rng(9).integers(0, 256, (200, 300), dtype=np.uint8)
+    out = equalize_file(histo, tmp_path, np.dstack([bgr, alpha]), "--mode", "rgb")
+    np.testing.assert_array_equal(out[:, :, 3], alpha)
+    want = np.dstack([cv2.equalizeHist(np.ascontiguousarray(bgr[:, :, c])) for c in range(3)])
+    np.testing.assert_array_equal(out[:, :, :3], want)
+
+
+def test_gray_alpha_works(histo, tmp_path):
+    from PIL import Image  # noqa: PLC0415  (Pillow writes LA PNGs; OpenCV cannot)
+
+    gray = low_contrast_gray(150, 160, 10)
+    alpha = np.random.default_rng(10).integers(0, 256, gray.shape, dtype=np.uint8)
+    src, dst = tmp_path / "la.png", tmp_path / "out.png"
+    Image.fromarray(np.dstack([gray, alpha]), "LA").save(src)
+    histo("equalize", src, "-o", dst)
+    out = np.asarray(Image.open(dst))
+    assert Image.open(dst).mode == "LA"
+    np.testing.assert_array_equal(out[:, :, 0], cv2.equalizeHist(gray))
+    np.testing.assert_array_equal(out[:, :, 1], alpha)
+
+
+def reference_equalize16(img: np.ndarray) -> np.ndarray:
+    """The documented 16-bit formula, computed independently with numpy:
+    lut[v] = round_half_even((cdf(v) - cdf_min) * 65535 / (N - cdf_min))."""
+    hist = np.bincount(img.ravel(), minlength=65536).astype(np.uint64)
+    cdf = np.cumsum(hist)
+    first = int(np.flatnonzero(hist)[0])
+    n, cdf_min = img.size, int(hist[first])
+    if cdf_min == n:
+        return img.copy()
+    lut = np.rint((cdf.astype(np.float64) - cdf_min) * 65535.0 / (n - cdf_min))
+    return lut.clip(0, 65535).astype(np.uint16)[img]
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_sixteen_bit_gray_uses_65536_levels(histo, tmp_path, suffix):
+    img = gray16(301, 257, 11)
+    src, dst = tmp_path / f"in{suffix}", tmp_path / f"out{suffix}"
+    if suffix == ".tif":
+        tifffile.imwrite(src, img)
+    else:
+        cv2.imwrite(str(src), img)
+    histo("equalize", src, "-o", dst)
+    out = tifffile.imread(dst) if suffix == ".tif" else cv2.imread(str(dst), cv2.IMREAD_UNCHANGED)
+    assert out.dtype == np.uint16
+    np.testing.assert_array_equal(out, reference_equalize16(img))
+    assert (out.min(), out.max()) == (0, 65535)
+
+
+CLAHE_CASES = [
+    ((512, 512), 2.0, (8, 8)),
+    ((480, 640), 2.0, (8, 8)),
+    ((301, 257), 2.0, (8, 8)),  # uneven on both axes
+    ((256, 250), 3.5, (8, 8)),  # uneven width only
+    ((123, 457), 1.0, (4, 6)),
+    ((100, 100), 0.0, (3, 5)),  # no clipping
+    ((40, 9), 40.0, (8, 8)),  # tiles narrower than the padding
+    ((2000, 1500), 2.0, (16, 16)),
+]
+
+
+@pytest.mark.parametrize(("shape", "clip", "tiles"), CLAHE_CASES)
+def test_clahe_gray_within_one_of_opencv(histo, tmp_path, shape, clip, tiles):
+    img = low_contrast_gray(*shape, seed=12)
+    out = equalize_file(histo, tmp_path, img, "--method", "clahe", "--clip-limit", clip, "--tiles", f"{tiles[0]}x{tiles[1]}")
+    want = cv2.createCLAHE(clipLimit=clip, tileGridSize=tiles).apply(img)
+    assert max_diff(out, want) <= 1
+
+
+def test_clahe_defaults_are_clip_2_and_8x8_tiles(histo, tmp_path):
+    img = low_contrast_gray(333, 444, seed=13)
+    out = equalize_file(histo, tmp_path, img, "--method", "clahe")
+    assert max_diff(out, cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(img)) <= 1
+
+
+def test_clahe_luma_within_one_of_opencv(histo, tmp_path):
+    img = low_contrast_color(300, 500, seed=14)
+    out = equalize_file(histo, tmp_path, img, "--method", "clahe")
+    ycrcb = cv2.cvtColor(img, cv2.COLOR_BGR2YCrCb)
+    ycrcb[:, :, 0] = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(np.ascontiguousarray(ycrcb[:, :, 0]))
+    assert max_diff(out, cv2.cvtColor(ycrcb, cv2.COLOR_YCrCb2BGR)) <= 1
