@@ -50,6 +50,11 @@ pub struct Args {
           value_parser = clap::value_parser!(u32).range(0..=9))]
     png_level: u32,
 
+    /// PNG row filter: none, sub, up, paeth, or adaptive (per row, the one
+    /// that leaves the smallest residuals).
+    #[arg(long, env = "HISTO_PNG_FILTER", default_value = "sub", value_parser = parse_filter)]
+    png_filter: png::Filter,
+
     /// Worker threads (default: one per core).
     #[arg(long, env = "HISTO_THREADS")]
     threads: Option<usize>,
@@ -102,6 +107,10 @@ fn parse_tiles(s: &str) -> Result<(u32, u32), String> {
     job::parse_tiles(s).map_err(|e| e.to_string())
 }
 
+fn parse_filter(s: &str) -> Result<png::Filter, String> {
+    s.parse()
+}
+
 fn parse_format(s: &str) -> Result<Format, String> {
     s.parse().map_err(|e: histo_codec::format::UnknownFormat| e.to_string())
 }
@@ -150,7 +159,7 @@ pub fn run(args: Args) -> Result<()> {
     let equalized = started.elapsed();
 
     let format = out_format.unwrap_or(in_format);
-    let settings = png::Settings { level: args.png_level, ..png::Settings::default() };
+    let settings = png::Settings { level: args.png_level, filter: args.png_filter };
     let mut encoded = Cursor::new(Vec::new());
     pool.install(|| histo_codec::encode(&output, format, &settings, &mut encoded))?;
     write_output(&args.output, encoded.get_ref())?;

@@ -67,6 +67,21 @@ pub enum Filter {
     Adaptive,
 }
 
+impl std::str::FromStr for Filter {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "none" => Ok(Filter::None),
+            "sub" => Ok(Filter::Sub),
+            "up" => Ok(Filter::Up),
+            "paeth" => Ok(Filter::Paeth),
+            "adaptive" => Ok(Filter::Adaptive),
+            _ => Err(format!("unknown PNG filter '{s}' (expected none, sub, up, paeth or adaptive)")),
+        }
+    }
+}
+
 /// Compression settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Settings {
@@ -79,7 +94,7 @@ pub struct Settings {
 impl Default for Settings {
     /// Fast settings that still compress well: see docs/BENCHMARKS.md.
     fn default() -> Self {
-        Settings { level: 2, filter: Filter::Up }
+        Settings { level: 2, filter: Filter::Sub }
     }
 }
 

@@ -11,7 +11,12 @@
 //! stands for. So strips count their part of every tile independently, and
 //! the sums are the same as counting the padded image in one piece.
 
+use crate::histogram;
 use crate::sample::Sample;
+
+/// Tile rows at least this wide are counted with the unrolled counter,
+/// whose set-up only pays off over a long run.
+const FAST_COUNT_MIN: usize = 512;
 
 /// The tile grid over an image, with OpenCV's padding.
 #[derive(Clone, Debug, PartialEq)]
@@ -87,7 +92,12 @@ impl Grid {
                 let start = (tx * self.tile_w).min(self.width);
                 let end = ((tx + 1) * self.tile_w).min(self.width);
                 let hist = &mut hists[(band + tx) * T::LEVELS..][..T::LEVELS];
-                values[start..end].iter().for_each(|v| hist[v.index()] += 1);
+                let segment = &values[start..end];
+                if segment.len() >= FAST_COUNT_MIN {
+                    histogram::count(segment, hist);
+                } else {
+                    segment.iter().for_each(|v| hist[v.index()] += 1);
+                }
             }
             for &(col, src) in &self.pad_cols {
                 hists[(band + col / self.tile_w) * T::LEVELS + values[src].index()] += 1;
@@ -147,23 +157,57 @@ impl Grid {
     }
 
     /// Maps one row of one plane through the blended tile tables, in place
-    /// over `values`.
-    pub fn map_row<T: Sample>(&self, y: usize, luts: &[T], columns: &Columns, values: &mut [T]) {
+    /// over `values`. `scratch` is reused between rows.
+    ///
+    /// Where it is cheaper than blending four entries per pixel, the row
+    /// first blends its two tile rows into one table per tile column, and
+    /// each pixel then blends two entries. The sums are the same as
+    /// OpenCV's up to float rounding, hence within one level of it.
+    pub fn map_row<T: Sample>(
+        &self,
+        y: usize,
+        luts: &[T],
+        columns: &Columns,
+        values: &mut [T],
+        scratch: &mut Vec<f32>,
+    ) {
         let (top, bottom, ya) = self.row_blend(y);
         let ya1 = 1.0 - ya;
         let levels = T::LEVELS;
-        let upper = &luts[top * self.tiles_x * levels..][..self.tiles_x * levels];
-        let lower = &luts[bottom * self.tiles_x * levels..][..self.tiles_x * levels];
-        let lookup = |plane: &[T], tile: u32, v: usize| -> f32 { plane[tile as usize * levels + v].into() as f32 };
-        for (x, value) in values.iter_mut().enumerate() {
-            let v = value.index();
-            let (l, r, xa) = (columns.left[x], columns.right[x], columns.weight[x]);
-            let xa1 = 1.0 - xa;
-            let res = (lookup(upper, l, v) * xa1 + lookup(upper, r, v) * xa) * ya1
-                + (lookup(lower, l, v) * xa1 + lookup(lower, r, v) * xa) * ya;
-            *value = T::round_f32(res);
+        let band = self.tiles_x * levels;
+        let upper = &luts[top * band..][..band];
+        let lower = &luts[bottom * band..][..band];
+        let entry = |t: T| -> f32 { t.into() as f32 };
+        if band < values.len() {
+            scratch.clear();
+            scratch.extend(upper.iter().zip(lower).map(|(&a, &c)| entry(a) * ya1 + entry(c) * ya));
+            let weights = columns.left.iter().zip(&columns.right).zip(&columns.weight);
+            for (value, ((&l, &r), &xa)) in values.iter_mut().zip(weights) {
+                let v = value.index();
+                let res = scratch[l as usize * levels + v] * (1.0 - xa) + scratch[r as usize * levels + v] * xa;
+                *value = T::from_u32(round_non_negative(res, T::MAX));
+            }
+        } else {
+            for (x, value) in values.iter_mut().enumerate() {
+                let v = value.index();
+                let (l, r, xa) = (columns.left[x] as usize, columns.right[x] as usize, columns.weight[x]);
+                let xa1 = 1.0 - xa;
+                let res = (entry(upper[l * levels + v]) * xa1 + entry(upper[r * levels + v]) * xa) * ya1
+                    + (entry(lower[l * levels + v]) * xa1 + entry(lower[r * levels + v]) * xa) * ya;
+                *value = T::from_u32(round_non_negative(res, T::MAX));
+            }
         }
     }
+}
+
+/// Rounds half to even and clamps to `max`, for 0 <= v < 2^23: adding and
+/// removing 2^23 leaves no fraction bits, so the FPU's own round-to-nearest-
+/// even does the rounding (a plain `round_ties_even` is a libm call on
+/// x86-64 without SSE4.1).
+#[inline]
+fn round_non_negative(v: f32, max: u32) -> u32 {
+    const MAGIC: f32 = 8_388_608.0;
+    (((v + MAGIC) - MAGIC) as u32).min(max)
 }
 
 /// Per-column tile indices and blend weight (of the right tile).

@@ -473,6 +473,7 @@ impl Plan {
         }
         let width = self.width as usize;
         let mut values = vec![T::default(); width];
+        let mut scratch = Vec::new();
         let mut chroma = vec![(T::default(), T::default()); width];
         for (y, row) in strip.row_range().zip(samples.chunks_exact_mut(self.row_len())) {
             for (plane, tables) in luts.chunks_exact(per_plane).enumerate() {
@@ -485,7 +486,7 @@ impl Plan {
                     self.extract(row, plane, &mut values);
                 }
                 match &self.grid {
-                    Some((grid, columns)) => grid.map_row(y, tables, columns, &mut values),
+                    Some((grid, columns)) => grid.map_row(y, tables, columns, &mut values, &mut scratch),
                     None => values.iter_mut().for_each(|v| *v = tables[v.index()]),
                 }
                 if self.target == Target::Luma {

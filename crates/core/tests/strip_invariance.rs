@@ -1,0 +1,78 @@
+//! The output must not depend on how the image is cut into strips: every
+//! mode and method, both depths, every layout.
+
+use histo_core::job::{ClaheParams, Method, Mode, Options};
+use histo_core::local::equalize_in_strips;
+use histo_core::{Image, Layout, Pixels};
+use proptest::prelude::*;
+
+const LAYOUTS: [Layout; 4] = [Layout::Gray, Layout::GrayAlpha, Layout::Rgb, Layout::Rgba];
+
+fn image(width: u32, height: u32, layout: Layout, sixteen: bool, seed: u64) -> Image {
+    let n = (width * height) as usize * layout.channels();
+    let mut state = seed | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let pixels = if sixteen {
+        Pixels::U16((0..n).map(|_| 20_000 + (next() % 3000) as u16).collect())
+    } else {
+        Pixels::U8((0..n).map(|_| 60 + (next() % 90) as u8).collect())
+    };
+    Image::new(width, height, layout, pixels).unwrap()
+}
+
+fn options(mode: usize, clahe: Option<(f64, u32, u32)>) -> Options {
+    let method = match clahe {
+        None => Method::Global,
+        Some((clip_limit, tiles_x, tiles_y)) => Method::Clahe(ClaheParams { clip_limit, tiles_x, tiles_y }),
+    };
+    Options { mode: Mode::ALL[mode], method }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn output_is_the_same_for_any_strip_count(
+        width in 1u32..40, height in 1u32..40, layout in 0usize..4, sixteen: bool, seed: u64,
+        mode in 0usize..4, clahe in proptest::option::of((0.0f64..5.0, 1u32..6, 1u32..6)),
+        strips in 2usize..12,
+    ) {
+        let img = image(width, height, LAYOUTS[layout], sixteen && clahe.is_none(), seed);
+        let opts = options(mode, clahe);
+        let one = equalize_in_strips(img.clone(), opts, Some(1)).unwrap();
+        let many = equalize_in_strips(img, opts, Some(strips)).unwrap();
+        prop_assert_eq!(one, many);
+    }
+}
+
+#[test]
+fn alpha_is_untouched_in_every_mode() {
+    for mode in 0..4 {
+        for clahe in [None, Some((2.0, 3, 3))] {
+            let img = image(17, 9, Layout::Rgba, false, 5);
+            let out = equalize_in_strips(img.clone(), options(mode, clahe), Some(3)).unwrap();
+            let (Pixels::U8(a), Pixels::U8(b)) = (img.pixels(), out.pixels()) else { panic!() };
+            let (ca, cb) = (img.layout().channels(), out.layout().channels());
+            let alpha_in: Vec<u8> = a.chunks(ca).map(|p| p[ca - 1]).collect();
+            let alpha_out: Vec<u8> = b.chunks(cb).map(|p| p[cb - 1]).collect();
+            assert_eq!(alpha_in, alpha_out, "mode {mode} clahe {clahe:?}");
+        }
+    }
+}
+
+#[test]
+fn gray_mode_drops_colour_and_keeps_alpha() {
+    let out = equalize_in_strips(image(5, 5, Layout::Rgba, false, 1), options(1, None), None).unwrap();
+    assert_eq!(out.layout(), Layout::GrayAlpha);
+}
+
+#[test]
+fn sixteen_bit_clahe_works() {
+    let img = image(30, 20, Layout::Gray, true, 9);
+    let out = equalize_in_strips(img.clone(), options(0, Some((2.0, 4, 4))), Some(3)).unwrap();
+    assert_eq!(out, equalize_in_strips(img, options(0, Some((2.0, 4, 4))), Some(1)).unwrap());
+}
