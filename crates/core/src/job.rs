@@ -363,6 +363,44 @@ impl Plan {
         Histograms { bins: vec![0; self.target.planes() * self.bins_per_plane()] }
     }
 
+    /// Names of the equalized planes: `gray`, `luma`, or `r`, `g`, `b`.
+    pub fn plane_names(&self) -> &'static [&'static str] {
+        match self.target {
+            Target::Gray => &["gray"],
+            Target::Luma => &["luma"],
+            Target::Channels => &["r", "g", "b"],
+        }
+    }
+
+    /// One 256-bin histogram per plane, for display: tiles summed, 16-bit
+    /// levels folded eight bits down.
+    pub fn summarize(&self, hist: &Histograms) -> Vec<Vec<u64>> {
+        let levels = self.levels();
+        let shift = if levels == 256 { 0 } else { 8 };
+        hist.bins
+            .chunks_exact(self.bins_per_plane())
+            .map(|plane| {
+                let mut out = vec![0u64; 256];
+                for tile in plane.chunks_exact(levels) {
+                    tile.iter().enumerate().for_each(|(v, &c)| out[v >> shift] += c);
+                }
+                out
+            })
+            .collect()
+    }
+
+    /// The plan that counts this job's output the way this one counts its
+    /// input (same planes, one global histogram each).
+    pub fn output_plan(&self) -> Plan {
+        let mode = match self.target {
+            Target::Gray => Mode::Gray,
+            Target::Luma => Mode::Luma,
+            Target::Channels => Mode::Rgb,
+        };
+        let options = Options { mode, method: Method::Global };
+        Plan::new(self.width, self.height, self.layout, self.depth, options).expect("global options are valid")
+    }
+
     /// Converts a strip of colour input to the gray working layout.
     pub fn convert_to_gray(&self, samples: Samples<'_>) -> Pixels {
         let channels = self.input_layout.channels();
