@@ -1,13 +1,19 @@
-//! `histo equalize`: one job on this machine, strips on every core.
+//! `histo equalize`: one job, with this process as its master: on
+//! in-process workers (one per core) by default, or with `--zk` on the
+//! workers registered in ZooKeeper.
 
 use std::fs;
-use std::io::{self, Cursor, Read, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use histo_cluster::cluster::Admission;
+use histo_cluster::{Cluster, EventBus, JobSpec, Role};
 use histo_codec::{Format, Limits, png};
 use histo_core::job::{self, ClaheParams, Method, Mode, Options};
+
+use crate::zk_args::ZkArgs;
 
 /// Arguments of `histo equalize`.
 #[derive(clap::Args, Debug)]
@@ -55,9 +61,12 @@ pub struct Args {
     #[arg(long, env = "HISTO_PNG_FILTER", default_value = "sub", value_parser = parse_filter)]
     png_filter: png::Filter,
 
-    /// Worker threads (default: one per core).
+    /// In-process workers (default: one per core). Ignored with --zk.
     #[arg(long, env = "HISTO_THREADS")]
     threads: Option<usize>,
+
+    #[command(flatten)]
+    zk: ZkArgs,
 
     #[command(flatten)]
     limits: LimitArgs,
@@ -132,7 +141,7 @@ fn is_stdio(path: &Path) -> bool {
 }
 
 /// Runs `histo equalize`.
-pub fn run(args: Args) -> Result<()> {
+pub async fn run(args: Args) -> Result<()> {
     let started = Instant::now();
     let limits = args.limits.limits();
     // Fail on an unusable output name before the work, not after it.
@@ -148,26 +157,38 @@ pub fn run(args: Args) -> Result<()> {
     };
     let name = if is_stdio(&args.input) { "standard input".to_owned() } else { args.input.display().to_string() };
     let bytes = read_input(&args.input, &limits).with_context(|| format!("cannot read {name}"))?;
-    let (image, in_format) = histo_codec::decode(&bytes, &limits).with_context(|| format!("cannot use {name}"))?;
-    drop(bytes);
-    let decoded = started.elapsed();
 
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads.unwrap_or(0)).build()?;
-    let options = args.options();
-    let (w, h, layout) = (image.width(), image.height(), image.layout());
-    let output = pool.install(|| histo_core::local::equalize(image, options))?;
-    let equalized = started.elapsed();
-
-    let format = out_format.unwrap_or(in_format);
-    let settings = png::Settings { level: args.png_level, filter: args.png_filter };
-    let mut encoded = Cursor::new(Vec::new());
-    pool.install(|| histo_codec::encode(&output, format, &settings, &mut encoded))?;
-    write_output(&args.output, encoded.get_ref())?;
-    tracing::info!(
-        width = w, height = h, %layout, mode = %options.mode, method = options.method.name(), %format,
-        decode_ms = decoded.as_millis(), equalize_ms = (equalized - decoded).as_millis(),
-        total_ms = started.elapsed().as_millis(), "equalized"
-    );
+    let one_job = Admission { max_running: 1, max_waiting: 0 };
+    let cluster = match args.zk.config()? {
+        Some(config) => {
+            let cluster = Cluster::zookeeper(config, Role::Client, one_job, EventBus::new()).await?;
+            // The worker list arrives just after connecting.
+            cluster.wait_for_workers(Duration::from_secs(3)).await;
+            cluster
+        }
+        None => {
+            let workers = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            Cluster::embedded(workers, one_job, EventBus::new())?
+        }
+    };
+    let spec = JobSpec {
+        options: args.options(),
+        format: out_format,
+        png: png::Settings { level: args.png_level, filter: args.png_filter },
+        limits,
+    };
+    let result = cluster.run(bytes, spec).await;
+    cluster.close().await;
+    let output = result.with_context(|| format!("cannot equalize {name}"))?;
+    write_output(&args.output, &output.bytes)?;
+    if let Some(record) = cluster.job(&output.id) {
+        let t = &record.timings;
+        tracing::info!(
+            width = record.width, height = record.height, layout = %record.layout, mode = %record.mode,
+            method = %record.method, format = %record.format, decode_ms = t.decode_ms, map_ms = t.map_ms,
+            apply_ms = t.apply_ms, encode_ms = t.encode_ms, total_ms = started.elapsed().as_millis(), "equalized"
+        );
+    }
     Ok(())
 }
 

@@ -1,8 +1,15 @@
 //! `histo`: the one binary. It parses the command line, sets up logging and
 //! hands each subcommand to its module; the work itself lives in the
-//! library crates (`histo-core` for the math, `histo-codec` for files).
+//! library crates (`histo-core` for the math, `histo-codec` for files,
+//! `histo-cluster` for coordination).
 
 mod equalize;
+mod healthcheck;
+mod master;
+mod serve;
+mod shutdown;
+mod worker;
+mod zk_args;
 
 use std::process::ExitCode;
 
@@ -18,21 +25,52 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Equalize one image file, on all cores of this machine.
+    /// Equalize one image file: on all cores of this machine, or with --zk
+    /// on a cluster's workers.
     Equalize(equalize::Args),
+    /// Run a cluster master: registers in ZooKeeper, joins the leader
+    /// election and runs jobs on the registered workers.
+    Master(master::Args),
+    /// Serve the API and dashboard with an embedded coordinator and N
+    /// in-process workers (no ZooKeeper needed).
+    Serve(serve::Args),
+    /// Exit 0 if a histo server answers its health URL with 200, else 1.
+    Healthcheck(healthcheck::Args),
+    /// Run a cluster worker: serves map and apply tasks over gRPC and
+    /// registers in ZooKeeper.
+    Worker(worker::Args),
 }
+
+/// Exit code when a job failed because no worker was available.
+const EXIT_NO_WORKERS: u8 = 3;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
-    let result = match cli.command {
-        Command::Equalize(args) => equalize::run(args),
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("histo: error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
     };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Equalize(args) => equalize::run(args).await,
+            Command::Master(args) => master::run(args).await,
+            Command::Worker(args) => worker::run(args).await,
+            Command::Serve(args) => serve::run(args).await,
+            Command::Healthcheck(args) => healthcheck::run(args).await,
+        }
+    });
+    // Background tasks (ZooKeeper sessions, servers) must not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("histo: error: {e:#}");
-            ExitCode::FAILURE
+            let no_workers = e.chain().any(|c| matches!(c.downcast_ref(), Some(histo_cluster::RunError::NoWorkers)));
+            ExitCode::from(if no_workers { EXIT_NO_WORKERS } else { 1 })
         }
     }
 }

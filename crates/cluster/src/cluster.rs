@@ -13,13 +13,18 @@ use std::time::Instant;
 
 use histo_codec::{DecodeError, Format, Limits, png};
 use histo_core::job::{OptionError, Options, Plan};
-use histo_core::{Image, strips};
-use rayon::prelude::*;
+use histo_core::strips::{self, Strip};
+use histo_core::{Depth, Image, Pixels};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
+use crate::coordinator::Coordinator;
+use crate::coordinator::embedded::Embedded;
+use crate::coordinator::zk::{Role, ZkConfig, ZkError, ZooKeeper};
 use crate::events::{ConnectionState, Event, EventBus, JobProgress, now};
 use crate::record::{self, JobId, JobRecord, JobState, JobStore, TaskRecord};
+use crate::scheduler::{self, PhaseError, SchedulerConfig};
+use crate::task::{Applied, ApplyTask, MapTask, OutputKind, PlanSpec, StripOutput};
 
 /// What the caller wants done with an image.
 #[derive(Clone, Debug, Default)]
@@ -147,47 +152,89 @@ pub struct Cluster {
 
 struct Inner {
     id: String,
-    started: String,
     events: EventBus,
     jobs: JobStore,
+    coordinator: Arc<dyn Coordinator>,
+    zookeeper: Option<Arc<ZooKeeper>>,
+    scheduler: SchedulerConfig,
     running: Arc<Semaphore>,
     admission: Admission,
     waiting: AtomicUsize,
-    in_flight: AtomicUsize,
-    pool: rayon::ThreadPool,
-    workers: usize,
+    /// Job summaries still being written to the coordinator.
+    recording: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+/// A fresh process id with a readable prefix, e.g. `master-3f2a9c1d`.
+pub fn new_member_id(kind: &str) -> String {
+    format!("{kind}-{}", &JobId::new().as_str()[..8])
 }
 
 impl Cluster {
-    /// The all-in-one cluster of `histo serve`: an embedded coordinator and
-    /// `workers` in-process workers.
+    /// The all-in-one cluster of `histo serve` and local `histo equalize`:
+    /// an embedded coordinator and `workers` in-process workers.
     pub fn embedded(workers: usize, admission: Admission, events: EventBus) -> Result<Cluster, RunError> {
-        let workers = workers.max(1);
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(workers)
-            .thread_name(|i| format!("histo-worker-{i}"))
-            .build()
-            .map_err(|e| RunError::Failed(format!("cannot start workers: {e}")))?;
+        let id = new_member_id("master");
+        let coordinator = Arc::new(Embedded::new(&id, workers));
+        let state = ConnectionState::Connected;
+        events.publish(Event::observability("coordinator", state.name(), state.message("Embedded coordinator")));
+        Ok(Cluster::with(id, coordinator, None, admission, events))
+    }
+
+    /// A master of a ZooKeeper-coordinated cluster: [`Role::Master`] (a
+    /// long-running master: registered, in the leader election) or
+    /// [`Role::Client`] (one job's master: finds the workers, nothing more).
+    pub async fn zookeeper(
+        config: ZkConfig,
+        role: Role,
+        admission: Admission,
+        events: EventBus,
+    ) -> Result<Cluster, ZkError> {
+        let id = new_member_id(if matches!(role, Role::Client) { "client" } else { "master" });
+        let zk = ZooKeeper::start(config, id.clone(), role, events.clone()).await?;
+        Ok(Cluster::with(id, zk.clone(), Some(zk), admission, events))
+    }
+
+    /// Waits until the coordinator knows at least one worker, for at most
+    /// `timeout`; true if it does.
+    pub async fn wait_for_workers(&self, timeout: std::time::Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while self.inner.coordinator.workers().is_empty() {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        true
+    }
+
+    fn with(
+        id: String,
+        coordinator: Arc<dyn Coordinator>,
+        zookeeper: Option<Arc<ZooKeeper>>,
+        admission: Admission,
+        events: EventBus,
+    ) -> Cluster {
         let inner = Inner {
-            id: format!("master-{}", &JobId::new().as_str()[..8]),
-            started: now(),
+            id,
             events,
             jobs: JobStore::new(JOBS_KEPT),
+            coordinator,
+            zookeeper,
+            scheduler: SchedulerConfig::default(),
             running: Arc::new(Semaphore::new(admission.max_running.max(1))),
             admission,
             waiting: AtomicUsize::new(0),
-            in_flight: AtomicUsize::new(0),
-            pool,
-            workers,
+            recording: std::sync::Mutex::default(),
         };
-        let cluster = Cluster { inner: Arc::new(inner) };
-        let state = ConnectionState::Connected;
-        cluster.inner.events.publish(Event::observability(
-            "coordinator",
-            state.name(),
-            state.message("Embedded coordinator"),
-        ));
-        Ok(cluster)
+        Cluster { inner: Arc::new(inner) }
+    }
+
+    /// Changes the scheduler's tuning (deadlines, backups).
+    pub fn with_scheduler(mut self, config: SchedulerConfig) -> Cluster {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.scheduler = config;
+        }
+        self
     }
 
     /// This master's id.
@@ -205,38 +252,38 @@ impl Cluster {
         self.inner.jobs.get(id)
     }
 
-    /// Whether jobs can run now (coordinator usable, a worker present).
+    /// Whether jobs can run now: the coordinator is usable and knows a worker.
     pub fn is_ready(&self) -> bool {
-        self.inner.workers > 0
+        self.inner.coordinator.state().is_usable() && !self.inner.coordinator.workers().is_empty()
+    }
+
+    /// Whether this master leads the cluster.
+    pub fn is_leader(&self) -> bool {
+        self.inner.coordinator.leader().as_deref() == Some(self.id())
+    }
+
+    /// Leaves the cluster cleanly: finishes writing job summaries (for at
+    /// most two seconds) and deletes this master's znodes.
+    pub async fn close(&self) {
+        let pending: Vec<_> = std::mem::take(&mut *self.inner.recording.lock().expect("recording lock"));
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), futures::future::join_all(pending)).await;
+        if let Some(zk) = &self.inner.zookeeper {
+            zk.close().await;
+        }
     }
 
     /// The cluster at a glance.
     pub fn snapshot(&self) -> ClusterSnapshot {
         let inner = &self.inner;
+        let c = &inner.coordinator;
         let running = inner.admission.max_running.max(1) - inner.running.available_permits();
-        let version = env!("CARGO_PKG_VERSION").to_owned();
-        let busy = inner.in_flight.load(Ordering::Relaxed);
         ClusterSnapshot {
-            coordinator: "embedded".into(),
-            state: ConnectionState::Connected.name().into(),
+            coordinator: c.kind().into(),
+            state: c.state().name().into(),
             master: inner.id.clone(),
-            leader: Some(inner.id.clone()),
-            masters: vec![MasterInfo {
-                id: inner.id.clone(),
-                address: "local".into(),
-                version: version.clone(),
-                started: inner.started.clone(),
-            }],
-            workers: (0..inner.workers)
-                .map(|i| WorkerInfo {
-                    id: format!("embedded-{i}"),
-                    address: "in-process".into(),
-                    slots: 1,
-                    busy: usize::from(busy > i),
-                    version: version.clone(),
-                    started: inner.started.clone(),
-                })
-                .collect(),
+            leader: c.leader(),
+            masters: c.masters(),
+            workers: c.workers().iter().map(|w| w.info()).collect(),
             jobs_running: running,
             jobs_waiting: inner.waiting.load(Ordering::Relaxed),
         }
@@ -245,58 +292,80 @@ impl Cluster {
     /// Runs one job on `input` (an encoded image).
     pub async fn run(&self, input: Vec<u8>, spec: JobSpec) -> Result<JobOutput, RunError> {
         let id = JobId::new();
-        let inner = self.inner.clone();
+        let inner = &self.inner;
         inner.jobs.put(JobRecord::new(id.clone(), &inner.id, input.len() as u64));
-        let permit = match inner.running.clone().try_acquire_owned() {
-            Ok(p) => p,
-            Err(_) => {
-                let waiting = inner.waiting.fetch_add(1, Ordering::SeqCst);
-                if waiting >= inner.admission.max_waiting {
-                    inner.waiting.fetch_sub(1, Ordering::SeqCst);
-                    let err = RunError::Overloaded { running: inner.admission.max_running, waiting };
-                    self.fail(&id, &err);
-                    return Err(err);
-                }
-                let permit = inner.running.clone().acquire_owned().await.expect("semaphore is never closed");
-                inner.waiting.fetch_sub(1, Ordering::SeqCst);
-                permit
+        let result = match self.admit().await {
+            Ok(permit) => {
+                inner.jobs.update(&id, |r| r.state = JobState::Running);
+                let start = Instant::now();
+                let result = inner.execute(&id, input, &spec).await;
+                inner.jobs.update(&id, |r| r.timings.total_ms = ms(start));
+                drop(permit);
+                result
             }
+            Err(e) => Err(e),
         };
-        inner.jobs.update(&id, |r| r.state = JobState::Running);
-        let job = id.clone();
-        let result = tokio::task::spawn_blocking(move || inner.execute(&job, &input, &spec))
-            .await
-            .unwrap_or_else(|e| Err(RunError::Failed(format!("job task ended: {e}"))));
-        drop(permit);
-        match result {
-            Ok((bytes, format)) => {
-                self.inner.jobs.update(&id, |r| r.state = JobState::Done);
-                self.progress(&id, "done", 1, 1, "");
-                Ok(JobOutput { id, bytes, format })
+        match &result {
+            Ok(_) => {
+                inner.jobs.update(&id, |r| r.state = JobState::Done);
+                inner.progress(&id, "done", 1, 1, "");
             }
             Err(e) => {
-                self.fail(&id, &e);
-                Err(e)
+                inner.jobs.update(&id, |r| {
+                    r.state = JobState::Failed;
+                    r.error = Some(e.to_string());
+                });
+                inner.progress(&id, "failed", 0, 0, "");
             }
         }
+        if let Some(handle) = inner.jobs.get(&id).and_then(|r| inner.coordinator.record_job(&r)) {
+            let mut recording = inner.recording.lock().expect("recording lock");
+            recording.retain(|h| !h.is_finished());
+            recording.push(handle);
+        }
+        result.map(|(bytes, format)| JobOutput { id, bytes, format })
     }
 
-    fn fail(&self, id: &JobId, err: &RunError) {
-        self.inner.jobs.update(id, |r| {
-            r.state = JobState::Failed;
-            r.error = Some(err.to_string());
-        });
-        self.progress(id, "failed", 0, 0, "");
-    }
-
-    fn progress(&self, id: &JobId, phase: &str, done: u32, total: u32, worker: &str) {
-        self.inner.progress(id, phase, done, total, worker);
+    /// A turn to run: at once, after waiting, or refused when too many wait.
+    async fn admit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, RunError> {
+        let inner = &self.inner;
+        if let Ok(p) = inner.running.clone().try_acquire_owned() {
+            return Ok(p);
+        }
+        let waiting = inner.waiting.fetch_add(1, Ordering::SeqCst);
+        if waiting >= inner.admission.max_waiting {
+            inner.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(RunError::Overloaded { running: inner.admission.max_running, waiting });
+        }
+        let permit = inner.running.clone().acquire_owned().await.expect("semaphore is never closed");
+        inner.waiting.fetch_sub(1, Ordering::SeqCst);
+        Ok(permit)
     }
 }
 
 fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1000.0
 }
+
+fn failed(e: impl std::fmt::Display) -> RunError {
+    RunError::Failed(e.to_string())
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, RunError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| failed(format!("task ended: {e}")))
+}
+
+impl From<PhaseError> for RunError {
+    fn from(e: PhaseError) -> Self {
+        match e {
+            PhaseError::NoWorkers(_) => RunError::NoWorkers,
+            PhaseError::Failed(m) => RunError::Failed(m),
+        }
+    }
+}
+
+/// A strip's samples and the row above it, as sent to workers.
+type Part = (Arc<Pixels>, Option<Arc<Pixels>>);
 
 impl Inner {
     fn progress(&self, id: &JobId, phase: &str, done: u32, total: u32, worker: &str) {
@@ -310,22 +379,33 @@ impl Inner {
         }));
     }
 
-    /// Decode, map, reduce, apply, encode, on the in-process workers.
-    fn execute(&self, id: &JobId, input: &[u8], spec: &JobSpec) -> Result<(Vec<u8>, Format), RunError> {
-        let start = Instant::now();
+    fn task_done(&self, id: &JobId, phase: &str, strip: usize, worker: &str, done: usize, total: usize) {
+        let state = if phase == "map" { "mapped" } else { "done" };
+        self.jobs.update(id, |r| {
+            if let Some(t) = r.tasks.get_mut(strip) {
+                t.phase = state.to_owned();
+                t.worker = Some(worker.to_owned());
+                t.attempts += 1;
+            }
+        });
+        self.progress(id, phase, done as u32, total as u32, worker);
+    }
+
+    /// Decode, map, reduce, apply on the workers, encode.
+    async fn execute(&self, id: &JobId, input: Vec<u8>, spec: &JobSpec) -> Result<(Vec<u8>, Format), RunError> {
         let t = Instant::now();
-        let (image, in_format) = histo_codec::decode(input, &spec.limits)?;
+        let limits = spec.limits;
+        let (image, in_format) = blocking(move || histo_codec::decode(&input, &limits)).await??;
         let decode_ms = ms(t);
         let plan = Plan::new(image.width(), image.height(), image.layout(), image.depth(), spec.options)?;
         let format = spec.format.unwrap_or(in_format);
         let row_len = plan.row_len();
-        let strips = strips::split(image.height(), strips::count_for(image.height(), row_len, self.workers));
-        let total = strips.len() as u32;
+        let strips = strips::split(image.height(), strips::count_for(image.height(), row_len));
         self.jobs.update(id, |r| {
             r.width = image.width();
             r.height = image.height();
             r.layout = image.layout().to_string();
-            r.bits = if image.depth() == histo_core::Depth::U8 { 8 } else { 16 };
+            r.bits = if image.depth() == Depth::U8 { 8 } else { 16 };
             r.mode = spec.options.mode.to_string();
             r.method = spec.options.method.name().to_owned();
             r.format = format.to_string();
@@ -343,87 +423,98 @@ impl Inner {
                 .collect();
         });
         self.progress(id, "decode", 1, 1, "");
+        let plan_spec = PlanSpec {
+            width: image.width(),
+            height: image.height(),
+            layout: plan.output_layout(),
+            depth: image.depth(),
+            options: spec.options,
+        };
+        let (parts, plan) = {
+            let strips = strips.clone();
+            blocking(move || (cut(&plan, image, &strips), plan)).await?
+        };
 
-        let (width, height, _, pixels) = image.into_parts();
-        let pixels = if plan.converts_to_gray() { plan.convert_to_gray(pixels.slice(0..pixels.len())) } else { pixels };
-        let done = AtomicUsize::new(0);
+        // Map: every strip's histograms, summed.
         let t = Instant::now();
-        let before = self.pool.install(|| {
-            strips
-                .par_iter()
-                .map(|s| {
-                    let h = plan
-                        .map(*s, pixels.slice(s.sample_range(row_len)))
-                        .map_err(|e| RunError::Failed(e.to_string()));
-                    let worker = format!("embedded-{}", rayon::current_thread_index().unwrap_or(0));
-                    self.task_done(id, s.index, "mapped", &worker, "map", &done, total);
-                    h
-                })
-                .try_reduce(
-                    || plan.empty_histograms(),
-                    |mut a, b| {
-                        a.merge(&b);
-                        Ok(a)
-                    },
-                )
-        })?;
+        let total = strips.len();
+        let maps = scheduler::run_phase(
+            &self.scheduler,
+            self.coordinator.as_ref(),
+            total,
+            &[],
+            |i, worker, _| {
+                let task = MapTask {
+                    job: id.clone(),
+                    spec: plan_spec,
+                    strip: strips[i],
+                    samples: parts[i].0.clone(),
+                    above: parts[i].1.clone(),
+                };
+                async move { worker.map(&task).await }
+            },
+            |i, worker, done, total| self.task_done(id, "map", i, worker, done, total),
+        )
+        .await;
+        let maps = match maps {
+            Ok(m) => m,
+            Err(e) => {
+                self.release(id).await;
+                return Err(e.into());
+            }
+        };
         let map_ms = ms(t);
         let t = Instant::now();
-        let luts = plan.reduce(&before);
+        let mut before = plan.empty_histograms();
+        maps.iter().for_each(|(h, _)| before.merge(h));
+        let luts = Arc::new(plan.reduce(&before));
         let reduce_ms = ms(t);
         self.progress(id, "reduce", 1, 1, "");
 
-        let mut pixels = pixels;
-        let done = AtomicUsize::new(0);
+        // Apply: each strip where it is held; PNG pieces are compressed there.
         let t = Instant::now();
-        self.pool.install(|| {
-            let apply = |s: strips::Strip, samples: histo_core::job::SamplesMut<'_>| {
-                let r = plan.apply(s, samples, &luts).map_err(|e| RunError::Failed(e.to_string()));
-                let worker = format!("embedded-{}", rayon::current_thread_index().unwrap_or(0));
-                self.task_done(id, s.index, "done", &worker, "apply", &done, total);
-                r
-            };
-            match &mut pixels {
-                histo_core::Pixels::U8(d) => histo_core::local::for_each_strip_mut(d, &strips, row_len, |s, d| {
-                    apply(s, histo_core::job::SamplesMut::U8(d))
-                }),
-                histo_core::Pixels::U16(d) => histo_core::local::for_each_strip_mut(d, &strips, row_len, |s, d| {
-                    apply(s, histo_core::job::SamplesMut::U16(d))
-                }),
-            }
-        })?;
+        let output = match format {
+            Format::Png => OutputKind::Png { settings: spec.png },
+            _ => OutputKind::Raw,
+        };
+        let affinity: Vec<Option<String>> = maps.into_iter().map(|(_, w)| Some(w)).collect();
+        let applied = scheduler::run_phase(
+            &self.scheduler,
+            self.coordinator.as_ref(),
+            total,
+            &affinity,
+            |i, worker, resend| {
+                let task = ApplyTask {
+                    job: id.clone(),
+                    spec: plan_spec,
+                    strip: strips[i],
+                    last: i + 1 == total,
+                    luts: luts.clone(),
+                    output,
+                    resend: resend.then(|| parts[i].clone()),
+                };
+                async move { worker.apply(&task).await }
+            },
+            |i, worker, done, total| self.task_done(id, "apply", i, worker, done, total),
+        )
+        .await;
+        self.release(id).await;
+        let applied: Vec<Applied> = applied?.into_iter().map(|(a, _)| a).collect();
         let apply_ms = ms(t);
-        let output =
-            Image::new(width, height, plan.output_layout(), pixels).map_err(|e| RunError::Failed(e.to_string()))?;
+        drop(parts);
 
         let after_plan = plan.output_plan();
-        let after = self.pool.install(|| {
-            strips
-                .par_iter()
-                .map(|s| after_plan.map(*s, output.pixels().slice(s.sample_range(row_len))).expect("output fits"))
-                .reduce(
-                    || after_plan.empty_histograms(),
-                    |mut a, b| {
-                        a.merge(&b);
-                        a
-                    },
-                )
-        });
+        let mut after = after_plan.empty_histograms();
+        applied.iter().for_each(|a| after.merge(&a.after));
         let t = Instant::now();
-        let mut bytes = std::io::Cursor::new(Vec::new());
-        self.pool
-            .install(|| histo_codec::encode(&output, format, &spec.png, &mut bytes))
-            .map_err(|e| RunError::Failed(e.to_string()))?;
-        let bytes = bytes.into_inner();
-        let encode_ms = ms(t);
+        let bytes = assemble(&plan, format, spec, applied).await?;
         self.progress(id, "encode", 1, 1, "");
         self.jobs.update(id, |r| {
             r.bytes_out = bytes.len() as u64;
             r.timings.map_ms = map_ms;
             r.timings.reduce_ms = reduce_ms;
             r.timings.apply_ms = apply_ms;
-            r.timings.encode_ms = encode_ms;
-            r.timings.total_ms = ms(start);
+            r.timings.encode_ms = ms(t);
             r.histograms = Some(record::Histograms {
                 planes: plan.plane_names().iter().map(|s| s.to_string()).collect(),
                 before: plan.summarize(&before),
@@ -433,25 +524,70 @@ impl Inner {
         Ok((bytes, format))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn task_done(
-        &self,
-        id: &JobId,
-        strip: usize,
-        state: &str,
-        worker: &str,
-        phase: &str,
-        done: &AtomicUsize,
-        total: u32,
-    ) {
-        let n = done.fetch_add(1, Ordering::SeqCst) + 1;
-        self.jobs.update(id, |r| {
-            if let Some(t) = r.tasks.get_mut(strip) {
-                t.phase = state.to_owned();
-                t.worker = Some(worker.to_owned());
-                t.attempts = t.attempts.max(1);
-            }
-        });
-        self.progress(id, phase, n as u32, total, worker);
+    /// Tells every worker to drop what this job left there.
+    async fn release(&self, id: &JobId) {
+        let workers = self.coordinator.workers();
+        futures::future::join_all(workers.iter().map(|w| w.release(id))).await;
     }
+}
+
+/// Cuts the (working-layout) image into strips, each with the row above it.
+fn cut(plan: &Plan, image: Image, strips: &[Strip]) -> Vec<Part> {
+    let (_, _, _, pixels) = image.into_parts();
+    let pixels = if plan.converts_to_gray() { plan.convert_to_gray(pixels.slice(0..pixels.len())) } else { pixels };
+    let row_len = plan.row_len();
+    let copy = |r: std::ops::Range<usize>| match pixels.slice(r) {
+        histo_core::job::Samples::U8(s) => Pixels::U8(s.to_vec()),
+        histo_core::job::Samples::U16(s) => Pixels::U16(s.to_vec()),
+    };
+    strips
+        .iter()
+        .map(|s| {
+            let range = s.sample_range(row_len);
+            let above = (s.y0 > 0).then(|| Arc::new(copy(range.start - row_len..range.start)));
+            (Arc::new(copy(range)), above)
+        })
+        .collect()
+}
+
+/// Lays the applied strips out as the output file.
+async fn assemble(plan: &Plan, format: Format, spec: &JobSpec, applied: Vec<Applied>) -> Result<Vec<u8>, RunError> {
+    let header =
+        png::Header { width: plan.width(), height: plan.height(), layout: plan.output_layout(), depth: plan.depth() };
+    let (width, height, layout, depth) = (plan.width(), plan.height(), plan.output_layout(), plan.depth());
+    let png_settings = spec.png;
+    blocking(move || {
+        if format == Format::Png {
+            let mut writer = png::Writer::start(Vec::new(), &header).map_err(failed)?;
+            for a in &applied {
+                let StripOutput::Png(piece) = &a.output else { return Err(failed("a worker returned raw samples")) };
+                writer.push(piece).map_err(failed)?;
+            }
+            return writer.finish().map_err(failed);
+        }
+        let pixels = match depth {
+            Depth::U8 => Pixels::U8(concat(applied, |p| match p {
+                Pixels::U8(v) => Some(v),
+                Pixels::U16(_) => None,
+            })?),
+            Depth::U16 => Pixels::U16(concat(applied, |p| match p {
+                Pixels::U16(v) => Some(v),
+                Pixels::U8(_) => None,
+            })?),
+        };
+        let image = Image::new(width, height, layout, pixels).map_err(failed)?;
+        let mut out = std::io::Cursor::new(Vec::new());
+        histo_codec::encode(&image, format, &png_settings, &mut out).map_err(failed)?;
+        Ok(out.into_inner())
+    })
+    .await?
+}
+
+fn concat<T: Clone>(applied: Vec<Applied>, samples: impl Fn(Pixels) -> Option<Vec<T>>) -> Result<Vec<T>, RunError> {
+    let mut out = Vec::new();
+    for a in applied {
+        let StripOutput::Raw(p) = a.output else { return Err(failed("a worker returned a PNG piece")) };
+        out.extend(samples(p).ok_or_else(|| failed("a worker returned samples of another depth"))?);
+    }
+    Ok(out)
 }

@@ -6,11 +6,22 @@
 //! * [`events`] is the bus every state change is published on (connection
 //!   states, job progress, security), which the server streams to dashboards.
 //! * [`record`] holds what is known of each job, for `GET /api/jobs/{id}`.
+//! * [`scheduler`] runs the MapReduce phases on whatever workers the
+//!   [`coordinator`] knows ([`coordinator::embedded`] in-process workers, or
+//!   [`coordinator::zk`] ZooKeeper-registered ones reached over [`rpc`]),
+//!   through [`link::WorkerLink`]; [`worker`] is a worker's own side.
 
 pub mod cluster;
+pub mod coordinator;
 pub mod events;
+pub mod link;
 pub mod record;
+pub mod rpc;
+pub mod scheduler;
+pub mod task;
+pub mod worker;
 
-pub use cluster::{Cluster, ClusterSnapshot, JobOutput, JobSpec, RunError, WorkerInfo};
+pub use cluster::{Admission, Cluster, ClusterSnapshot, JobOutput, JobSpec, MasterInfo, RunError, WorkerInfo};
+pub use coordinator::zk::{Role, ZkConfig, ZkError, ZooKeeper};
 pub use events::{ConnectionState, Event, EventBus};
 pub use record::{JobId, JobRecord, JobState};

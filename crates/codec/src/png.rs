@@ -67,6 +67,19 @@ pub enum Filter {
     Adaptive,
 }
 
+impl Filter {
+    /// The filter's name, as `FromStr` reads it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Filter::None => "none",
+            Filter::Sub => "sub",
+            Filter::Up => "up",
+            Filter::Paeth => "paeth",
+            Filter::Adaptive => "adaptive",
+        }
+    }
+}
+
 impl std::str::FromStr for Filter {
     type Err = String;
 
@@ -333,7 +346,7 @@ fn png_rows(pixels: &Pixels, strip: &Strip, row_len: usize) -> (Option<Vec<u8>>,
 pub fn encode(image: &Image, settings: &Settings, out: impl Write) -> io::Result<()> {
     let header = Header::of(image);
     let row_len = image.row_len();
-    let count = strips::count_for(image.height(), header.row_bytes(), rayon::current_num_threads());
+    let count = strips::count_for(image.height(), row_len);
     let strips = strips::split(image.height(), count);
     let last = strips.len() - 1;
     let encoded: Vec<EncodedStrip> = strips

@@ -23,7 +23,7 @@ pub fn equalize_in_strips(image: Image, options: Options, strip_count: Option<us
     if width == 0 || height == 0 {
         return Ok(Image::new(width, height, plan.output_layout(), pixels).expect("empty image"));
     }
-    let count = strip_count.unwrap_or_else(|| strips::count_for(height, plan.row_len(), rayon::current_num_threads()));
+    let count = strip_count.unwrap_or_else(|| strips::count_for(height, plan.row_len()));
     let strips = strips::split(height, count);
     let mut pixels = if plan.converts_to_gray() { convert_to_gray(&plan, &pixels, height) } else { pixels };
 

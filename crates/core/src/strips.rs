@@ -2,8 +2,9 @@
 
 use std::ops::Range;
 
-/// Strips smaller than this many samples cost more to schedule than to run.
-const MIN_STRIP_SAMPLES: usize = 256 * 1024;
+/// Samples in a strip: big enough that scheduling costs little, small
+/// enough that all cores (and workers) share even a mid-sized image.
+pub const STRIP_SAMPLES: usize = 1 << 20;
 
 /// A band of whole rows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -46,12 +47,14 @@ pub fn split(height: u32, count: usize) -> Vec<Strip> {
         .collect()
 }
 
-/// A strip count for an image: enough strips to keep `parallelism` workers
-/// busy with some slack for uneven speed, but none too small to be worth it.
-pub fn count_for(height: u32, row_len: usize, parallelism: usize) -> usize {
+/// The strip count for an image: about [`STRIP_SAMPLES`] samples each.
+///
+/// It depends on the image alone, never on the number of cores or workers:
+/// compressed output is cut at strip boundaries, and the same input must
+/// give the same bytes however many workers ran it.
+pub fn count_for(height: u32, row_len: usize) -> usize {
     let samples = height as usize * row_len;
-    let by_size = (samples / MIN_STRIP_SAMPLES).max(1);
-    (parallelism.max(1) * 4).min(by_size).min(height.max(1) as usize)
+    samples.div_ceil(STRIP_SAMPLES).clamp(1, height.max(1) as usize)
 }
 
 #[cfg(test)]
@@ -77,7 +80,8 @@ mod tests {
 
     #[test]
     fn small_images_get_one_strip() {
-        assert_eq!(count_for(10, 10, 8), 1);
-        assert_eq!(count_for(8000, 8000, 2), 8);
+        assert_eq!(count_for(10, 10), 1);
+        assert_eq!(count_for(8000, 8000), 62);
+        assert_eq!(count_for(3, 1 << 22), 3);
     }
 }

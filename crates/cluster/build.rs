@@ -1,0 +1,9 @@
+//! Compiles the worker RPC's protocol with protox (pure Rust), so a fresh
+//! machine needs no `protoc`.
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    println!("cargo:rerun-if-changed=proto/worker.proto");
+    let fds = protox::compile(["proto/worker.proto"], ["proto"])?;
+    tonic_prost_build::configure().compile_fds(fds)?;
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! The embedded coordinator: this process is the whole cluster. Its workers
+//! are in-process [`WorkerCore`]s, it is always connected and always leads.
+
+use std::sync::Arc;
+
+use crate::cluster::{MasterInfo, WorkerInfo};
+use crate::coordinator::Coordinator;
+use crate::events::{ConnectionState, now};
+use crate::link::WorkerLink;
+use crate::record::JobRecord;
+use crate::scheduler::WorkerSource;
+use crate::worker::{DEFAULT_HELD_BYTES, WorkerCore};
+
+/// A single-process cluster.
+pub struct Embedded {
+    master: MasterInfo,
+    workers: Vec<Arc<WorkerLink>>,
+}
+
+impl Embedded {
+    /// A cluster of `workers` in-process workers with one slot each.
+    pub fn new(master_id: &str, workers: usize) -> Self {
+        let started = now();
+        let version = env!("CARGO_PKG_VERSION").to_owned();
+        let workers = (0..workers.max(1))
+            .map(|i| {
+                let id = format!("embedded-{i}");
+                let core = Arc::new(WorkerCore::new(id.clone(), 1, DEFAULT_HELD_BYTES));
+                let info = WorkerInfo {
+                    id,
+                    address: "in-process".into(),
+                    slots: 1,
+                    busy: 0,
+                    version: version.clone(),
+                    started: started.clone(),
+                };
+                Arc::new(WorkerLink::local(core, info))
+            })
+            .collect();
+        let master = MasterInfo { id: master_id.to_owned(), address: "local".into(), version, started };
+        Embedded { master, workers }
+    }
+}
+
+impl WorkerSource for Embedded {
+    fn workers(&self) -> Vec<Arc<WorkerLink>> {
+        self.workers.clone()
+    }
+}
+
+impl Coordinator for Embedded {
+    fn kind(&self) -> &'static str {
+        "embedded"
+    }
+
+    fn state(&self) -> ConnectionState {
+        ConnectionState::Connected
+    }
+
+    fn masters(&self) -> Vec<MasterInfo> {
+        vec![self.master.clone()]
+    }
+
+    fn leader(&self) -> Option<String> {
+        Some(self.master.id.clone())
+    }
+
+    fn record_job(&self, _record: &JobRecord) -> Option<tokio::task::JoinHandle<()>> {
+        None
+    }
+}

@@ -1,0 +1,248 @@
+//! The worker RPC over gRPC (tonic): the server side wraps a [`WorkerCore`],
+//! the client side is what a master's [`crate::link::WorkerLink`] uses.
+//!
+//! Task errors travel as gRPC status codes: `RESOURCE_EXHAUSTED` (busy,
+//! retry), `FAILED_PRECONDITION` (strip not held, resend), `INVALID_ARGUMENT`
+//! (bad task); anything else means "this worker is unusable now".
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use histo_codec::png::{EncodedStrip, Settings};
+use histo_core::job::Histograms;
+use histo_core::strips::Strip;
+use tonic::transport::{Channel, Endpoint, Server};
+use tonic::{Request, Response, Status};
+
+use crate::record::JobId;
+use crate::task::{self, Applied, ApplyTask, MapTask, OutputKind, PlanSpec, StripOutput, TaskError};
+use crate::worker::WorkerCore;
+
+/// Generated protocol types.
+#[allow(missing_docs, clippy::all)]
+pub mod proto {
+    tonic::include_proto!("histo.worker.v1");
+}
+
+use proto::worker_client::WorkerClient;
+use proto::worker_server::{Worker, WorkerServer};
+
+/// Largest message either side accepts: a strip is a few MB; leave room
+/// for wide 16-bit colour rows and 16-bit tables.
+pub const MAX_MESSAGE: usize = 512 << 20;
+
+fn spec_to_proto(s: &PlanSpec) -> proto::PlanSpec {
+    let (clip_limit, tiles_x, tiles_y) = match s.options.method {
+        histo_core::Method::Clahe(p) => (p.clip_limit, p.tiles_x, p.tiles_y),
+        histo_core::Method::Global => (0.0, 0, 0),
+    };
+    proto::PlanSpec {
+        width: s.width,
+        height: s.height,
+        layout: task::layout_name(s.layout),
+        bits: if s.depth == histo_core::Depth::U8 { 8 } else { 16 },
+        mode: s.options.mode.to_string(),
+        method: s.options.method.name().to_owned(),
+        clip_limit,
+        tiles_x,
+        tiles_y,
+    }
+}
+
+fn spec_from_proto(p: Option<proto::PlanSpec>) -> Result<PlanSpec, TaskError> {
+    let p = p.ok_or_else(|| TaskError::Invalid("missing plan".into()))?;
+    let depth = match p.bits {
+        8 => histo_core::Depth::U8,
+        16 => histo_core::Depth::U16,
+        b => return Err(TaskError::Invalid(format!("unsupported depth {b}"))),
+    };
+    Ok(PlanSpec {
+        width: p.width,
+        height: p.height,
+        layout: task::layout_from_name(&p.layout)?,
+        depth,
+        options: task::options_from_parts(&p.mode, &p.method, p.clip_limit, (p.tiles_x, p.tiles_y))?,
+    })
+}
+
+fn strip_to_proto(s: &Strip) -> proto::StripSpec {
+    proto::StripSpec { index: s.index as u32, y0: s.y0, rows: s.rows }
+}
+
+fn strip_from_proto(s: Option<proto::StripSpec>) -> Result<Strip, TaskError> {
+    let s = s.ok_or_else(|| TaskError::Invalid("missing strip".into()))?;
+    Ok(Strip { index: s.index as usize, y0: s.y0, rows: s.rows })
+}
+
+fn job_from_proto(s: &str) -> Result<JobId, TaskError> {
+    JobId::parse(s).ok_or_else(|| TaskError::Invalid("malformed job id".into()))
+}
+
+fn to_status(e: TaskError) -> Status {
+    match e {
+        TaskError::Busy => Status::resource_exhausted("worker is busy"),
+        TaskError::Missing => Status::failed_precondition("strip not held"),
+        TaskError::Invalid(m) => Status::invalid_argument(m),
+        TaskError::Unavailable(m) => Status::unavailable(m),
+    }
+}
+
+fn from_status(s: Status) -> TaskError {
+    match s.code() {
+        tonic::Code::ResourceExhausted => TaskError::Busy,
+        tonic::Code::FailedPrecondition => TaskError::Missing,
+        tonic::Code::InvalidArgument => TaskError::Invalid(s.message().to_owned()),
+        _ => TaskError::Unavailable(format!("{}: {}", s.code(), s.message())),
+    }
+}
+
+fn optional_pixels(bytes: Vec<u8>, depth: histo_core::Depth) -> Result<Option<Arc<histo_core::Pixels>>, TaskError> {
+    if bytes.is_empty() { Ok(None) } else { Ok(Some(Arc::new(task::pixels_from_bytes(bytes, depth)?))) }
+}
+
+/// The gRPC face of a worker.
+struct WorkerService {
+    core: Arc<WorkerCore>,
+}
+
+#[tonic::async_trait]
+impl Worker for WorkerService {
+    async fn map(&self, request: Request<proto::MapRequest>) -> Result<Response<proto::MapReply>, Status> {
+        let r = request.into_inner();
+        let spec = spec_from_proto(r.plan).map_err(to_status)?;
+        let task = MapTask {
+            job: job_from_proto(&r.job_id).map_err(to_status)?,
+            spec,
+            strip: strip_from_proto(r.strip).map_err(to_status)?,
+            samples: Arc::new(task::pixels_from_bytes(r.samples, spec.depth).map_err(to_status)?),
+            above: optional_pixels(r.above, spec.depth).map_err(to_status)?,
+        };
+        let hist = self.core.map(task).await.map_err(to_status)?;
+        Ok(Response::new(proto::MapReply { bins: hist.bins }))
+    }
+
+    async fn apply(&self, request: Request<proto::ApplyRequest>) -> Result<Response<proto::ApplyReply>, Status> {
+        let r = request.into_inner();
+        let spec = spec_from_proto(r.plan).map_err(to_status)?;
+        let output = if r.png {
+            let filter = r.png_filter.parse().map_err(|e: String| Status::invalid_argument(e))?;
+            OutputKind::Png { settings: Settings { level: r.png_level.min(9), filter } }
+        } else {
+            OutputKind::Raw
+        };
+        let resend = match optional_pixels(r.samples, spec.depth).map_err(to_status)? {
+            Some(samples) => Some((samples, optional_pixels(r.above, spec.depth).map_err(to_status)?)),
+            None => None,
+        };
+        let task = ApplyTask {
+            job: job_from_proto(&r.job_id).map_err(to_status)?,
+            spec,
+            strip: strip_from_proto(r.strip).map_err(to_status)?,
+            last: r.last,
+            luts: Arc::new(task::luts_from_bytes(r.luts, spec.depth).map_err(to_status)?),
+            output,
+            resend,
+        };
+        let applied = self.core.apply(task).await.map_err(to_status)?;
+        let after = applied.after.bins;
+        let reply = match applied.output {
+            StripOutput::Raw(p) => proto::ApplyReply { data: task::pixels_to_bytes(&p), adler: 0, len: 0, after },
+            StripOutput::Png(e) => proto::ApplyReply { data: e.deflate, adler: e.adler, len: e.len, after },
+        };
+        Ok(Response::new(reply))
+    }
+
+    async fn release(&self, request: Request<proto::ReleaseRequest>) -> Result<Response<proto::ReleaseReply>, Status> {
+        let job = job_from_proto(&request.into_inner().job_id).map_err(to_status)?;
+        self.core.release(&job);
+        Ok(Response::new(proto::ReleaseReply {}))
+    }
+}
+
+/// Serves `core` on `listener` (with the standard gRPC health service)
+/// until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    core: Arc<WorkerCore>,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter.set_serving::<WorkerServer<WorkerService>>().await;
+    let service = WorkerServer::new(WorkerService { core })
+        .max_decoding_message_size(MAX_MESSAGE)
+        .max_encoding_message_size(MAX_MESSAGE);
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    Server::builder().add_service(health).add_service(service).serve_with_incoming_shutdown(incoming, shutdown).await
+}
+
+/// A master's connection to one remote worker.
+#[derive(Clone)]
+pub struct RemoteWorker {
+    client: WorkerClient<Channel>,
+}
+
+impl RemoteWorker {
+    /// A lazily connected client for the worker at `address` (`host:port`).
+    pub fn new(address: &str) -> Result<Self, TaskError> {
+        let endpoint = Endpoint::from_shared(format!("http://{address}"))
+            .map_err(|e| TaskError::Invalid(format!("bad worker address '{address}': {e}")))?
+            .connect_timeout(Duration::from_secs(2))
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(5))
+            .keep_alive_timeout(Duration::from_secs(5));
+        let client = WorkerClient::new(endpoint.connect_lazy())
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE);
+        Ok(RemoteWorker { client })
+    }
+
+    /// Remote map.
+    pub async fn map(&self, task: &MapTask) -> Result<Histograms, TaskError> {
+        let request = proto::MapRequest {
+            job_id: task.job.to_string(),
+            plan: Some(spec_to_proto(&task.spec)),
+            strip: Some(strip_to_proto(&task.strip)),
+            samples: task::pixels_to_bytes(&task.samples),
+            above: task.above.as_deref().map(task::pixels_to_bytes).unwrap_or_default(),
+        };
+        let reply = self.client.clone().map(request).await.map_err(from_status)?;
+        Ok(Histograms { bins: reply.into_inner().bins })
+    }
+
+    /// Remote apply.
+    pub async fn apply(&self, task: &ApplyTask) -> Result<Applied, TaskError> {
+        let (png, level, filter) = match task.output {
+            OutputKind::Png { settings } => (true, settings.level, settings.filter.name().to_owned()),
+            OutputKind::Raw => (false, 0, String::new()),
+        };
+        let (samples, above) = match &task.resend {
+            Some((s, a)) => (task::pixels_to_bytes(s), a.as_deref().map(task::pixels_to_bytes).unwrap_or_default()),
+            None => (Vec::new(), Vec::new()),
+        };
+        let request = proto::ApplyRequest {
+            job_id: task.job.to_string(),
+            plan: Some(spec_to_proto(&task.spec)),
+            strip: Some(strip_to_proto(&task.strip)),
+            luts: task::luts_to_bytes(&task.luts),
+            png,
+            png_level: level,
+            png_filter: filter,
+            last: task.last,
+            samples,
+            above,
+        };
+        let reply = self.client.clone().apply(request).await.map_err(from_status)?.into_inner();
+        let after = Histograms { bins: reply.after };
+        let output = if png {
+            StripOutput::Png(EncodedStrip { deflate: reply.data, adler: reply.adler, len: reply.len })
+        } else {
+            StripOutput::Raw(task::pixels_from_bytes(reply.data, task.spec.depth)?)
+        };
+        Ok(Applied { output, after })
+    }
+
+    /// Remote release (best effort).
+    pub async fn release(&self, job: &JobId) {
+        let _ = self.client.clone().release(proto::ReleaseRequest { job_id: job.to_string() }).await;
+    }
+}

@@ -1,0 +1,177 @@
+//! The units of work the scheduler hands to workers, independent of how they
+//! travel (in-process call or gRPC).
+
+use std::sync::Arc;
+
+use histo_codec::png::{self, EncodedStrip};
+use histo_core::job::{ClaheParams, Luts, Method, Mode, OptionError, Options, Plan};
+use histo_core::strips::Strip;
+use histo_core::{Depth, Layout, Pixels};
+
+use crate::record::JobId;
+
+/// The shape of a job, enough for a worker to rebuild its [`Plan`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PlanSpec {
+    /// Image width.
+    pub width: u32,
+    /// Image height.
+    pub height: u32,
+    /// Layout of the samples workers receive (the working layout).
+    pub layout: Layout,
+    /// Sample depth.
+    pub depth: Depth,
+    /// Mode and method.
+    pub options: Options,
+}
+
+impl PlanSpec {
+    /// The plan, as every worker and the master compute it.
+    pub fn plan(&self) -> Result<Plan, OptionError> {
+        Plan::new(self.width, self.height, self.layout, self.depth, self.options)
+    }
+}
+
+/// Map: count a strip, and keep it for apply.
+#[derive(Clone, Debug)]
+pub struct MapTask {
+    /// The job.
+    pub job: JobId,
+    /// Its shape.
+    pub spec: PlanSpec,
+    /// Which rows.
+    pub strip: Strip,
+    /// The strip's samples.
+    pub samples: Arc<Pixels>,
+    /// The row above it, if any (PNG filters it).
+    pub above: Option<Arc<Pixels>>,
+}
+
+/// What apply returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputKind {
+    /// Mapped samples, for the master to encode.
+    Raw,
+    /// A PNG piece, compressed on the worker.
+    Png {
+        /// Compression settings.
+        settings: png::Settings,
+    },
+}
+
+/// Apply: map a strip through the job's tables.
+#[derive(Clone, Debug)]
+pub struct ApplyTask {
+    /// The job.
+    pub job: JobId,
+    /// Its shape.
+    pub spec: PlanSpec,
+    /// Which rows.
+    pub strip: Strip,
+    /// Whether this is the last strip.
+    pub last: bool,
+    /// The tables.
+    pub luts: Arc<Luts>,
+    /// What to return.
+    pub output: OutputKind,
+    /// The strip again (with its row above), when the worker may not hold it.
+    pub resend: Option<(Arc<Pixels>, Option<Arc<Pixels>>)>,
+}
+
+/// A strip's result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StripOutput {
+    /// Mapped samples.
+    Raw(Pixels),
+    /// A compressed PNG piece.
+    Png(EncodedStrip),
+}
+
+/// What apply returns: the strip's output and its histograms.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Applied {
+    /// The output.
+    pub output: StripOutput,
+    /// Counts of the output's equalized planes.
+    pub after: histo_core::job::Histograms,
+}
+
+/// Why a task did not complete on a worker.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TaskError {
+    /// Every slot is taken: try later or elsewhere.
+    #[error("worker is busy")]
+    Busy,
+    /// The worker does not hold the strip: send it again.
+    #[error("worker does not hold the strip")]
+    Missing,
+    /// The worker could not be reached or failed: try elsewhere.
+    #[error("worker unavailable: {0}")]
+    Unavailable(String),
+    /// The task itself is wrong: retrying cannot help.
+    #[error("invalid task: {0}")]
+    Invalid(String),
+}
+
+/// Samples as bytes on the wire (16-bit little-endian).
+pub fn pixels_to_bytes(p: &Pixels) -> Vec<u8> {
+    match p {
+        Pixels::U8(v) => v.clone(),
+        Pixels::U16(v) => v.iter().flat_map(|s| s.to_le_bytes()).collect(),
+    }
+}
+
+/// Samples from the wire.
+pub fn pixels_from_bytes(bytes: Vec<u8>, depth: Depth) -> Result<Pixels, TaskError> {
+    match depth {
+        Depth::U8 => Ok(Pixels::U8(bytes)),
+        Depth::U16 if bytes.len().is_multiple_of(2) => {
+            Ok(Pixels::U16(bytes.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]])).collect()))
+        }
+        Depth::U16 => Err(TaskError::Invalid("odd number of bytes for 16-bit samples".into())),
+    }
+}
+
+/// Tables as bytes on the wire.
+pub fn luts_to_bytes(l: &Luts) -> Vec<u8> {
+    match l {
+        Luts::U8(v) => v.clone(),
+        Luts::U16(v) => v.iter().flat_map(|s| s.to_le_bytes()).collect(),
+    }
+}
+
+/// Tables from the wire.
+pub fn luts_from_bytes(bytes: Vec<u8>, depth: Depth) -> Result<Luts, TaskError> {
+    Ok(match pixels_from_bytes(bytes, depth)? {
+        Pixels::U8(v) => Luts::U8(v),
+        Pixels::U16(v) => Luts::U16(v),
+    })
+}
+
+/// A layout's wire name.
+pub fn layout_name(l: Layout) -> String {
+    l.to_string()
+}
+
+/// A layout from its wire name.
+pub fn layout_from_name(s: &str) -> Result<Layout, TaskError> {
+    [Layout::Gray, Layout::GrayAlpha, Layout::Rgb, Layout::Rgba]
+        .into_iter()
+        .find(|l| l.to_string() == s)
+        .ok_or_else(|| TaskError::Invalid(format!("unknown layout '{s}'")))
+}
+
+/// Options from their wire fields.
+pub fn options_from_parts(mode: &str, method: &str, clip_limit: f64, tiles: (u32, u32)) -> Result<Options, TaskError> {
+    let invalid = |e: OptionError| TaskError::Invalid(e.to_string());
+    let mode: Mode = mode.parse().map_err(invalid)?;
+    let method = match Method::from_name(method).map_err(invalid)? {
+        Method::Global => Method::Global,
+        Method::Clahe(_) => {
+            let p = ClaheParams { clip_limit, tiles_x: tiles.0, tiles_y: tiles.1 };
+            p.validate().map_err(invalid)?;
+            Method::Clahe(p)
+        }
+    };
+    Ok(Options { mode, method })
+}

@@ -1,0 +1,211 @@
+//! A worker's state and compute, whatever the transport: it counts strips
+//! (map), keeps them, and maps them through the tables (apply), a bounded
+//! number at a time.
+//!
+//! The embedded coordinator calls [`WorkerCore`] directly; `histo worker`
+//! serves the same core over gRPC ([`crate::rpc`]).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use histo_codec::png::{self, Header};
+use histo_core::Pixels;
+use histo_core::job::{Histograms, Samples, SamplesMut};
+use histo_core::strips::Strip;
+use tokio::sync::Semaphore;
+
+use crate::record::JobId;
+use crate::task::{Applied, ApplyTask, MapTask, OutputKind, StripOutput, TaskError};
+
+/// Bytes of strips a worker keeps between map and apply by default; past
+/// it the oldest are dropped (and resent by the master if still needed).
+pub const DEFAULT_HELD_BYTES: usize = 2 << 30;
+
+struct Held {
+    samples: Arc<Pixels>,
+    above: Option<Arc<Pixels>>,
+    bytes: usize,
+}
+
+#[derive(Default)]
+struct Store {
+    strips: HashMap<(JobId, usize), Held>,
+    order: VecDeque<(JobId, usize)>,
+    bytes: usize,
+}
+
+/// One worker: its id, its slots, the strips it holds.
+pub struct WorkerCore {
+    id: String,
+    slots: usize,
+    delay: std::time::Duration,
+    permits: Arc<Semaphore>,
+    max_held: usize,
+    store: Mutex<Store>,
+}
+
+fn pixel_bytes(p: &Pixels) -> usize {
+    match p {
+        Pixels::U8(v) => v.len(),
+        Pixels::U16(v) => v.len() * 2,
+    }
+}
+
+impl WorkerCore {
+    /// A worker running `slots` tasks at once.
+    pub fn new(id: impl Into<String>, slots: usize, max_held: usize) -> Self {
+        let slots = slots.max(1);
+        WorkerCore {
+            id: id.into(),
+            slots,
+            delay: std::time::Duration::ZERO,
+            permits: Arc::new(Semaphore::new(slots)),
+            max_held,
+            store: Mutex::default(),
+        }
+    }
+
+    /// Makes every task wait `delay` first: a fault-injection knob for
+    /// chaos experiments (slow workers, jobs long enough to disturb).
+    pub fn with_task_delay(mut self, delay: std::time::Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+
+    /// The worker's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Tasks it runs at once.
+    pub fn slots(&self) -> usize {
+        self.slots
+    }
+
+    /// Tasks running now.
+    pub fn busy(&self) -> usize {
+        self.slots - self.permits.available_permits()
+    }
+
+    /// Counts a strip and keeps it for apply.
+    pub async fn map(&self, task: MapTask) -> Result<Histograms, TaskError> {
+        let _permit = self.permits.clone().try_acquire_owned().map_err(|_| TaskError::Busy)?;
+        tokio::time::sleep(self.delay).await;
+        let plan = task.spec.plan().map_err(|e| TaskError::Invalid(e.to_string()))?;
+        let samples = task.samples.clone();
+        let strip = task.strip;
+        let hist = tokio::task::spawn_blocking(move || {
+            let view = match &*samples {
+                Pixels::U8(v) => Samples::U8(v),
+                Pixels::U16(v) => Samples::U16(v),
+            };
+            plan.map(strip, view)
+        })
+        .await
+        .map_err(|e| TaskError::Unavailable(format!("map task ended: {e}")))?
+        .map_err(|e| TaskError::Invalid(e.to_string()))?;
+        self.keep(task.job, strip.index, task.samples, task.above);
+        Ok(hist)
+    }
+
+    /// Maps a strip through the tables: the held copy, or the one resent.
+    pub async fn apply(&self, task: ApplyTask) -> Result<Applied, TaskError> {
+        let _permit = self.permits.clone().try_acquire_owned().map_err(|_| TaskError::Busy)?;
+        tokio::time::sleep(self.delay).await;
+        let (samples, above) = match self.take(&task.job, task.strip.index) {
+            Some(held) => (held.samples, held.above),
+            None => task.resend.clone().ok_or(TaskError::Missing)?,
+        };
+        tokio::task::spawn_blocking(move || apply_strip(&task, &samples, above.as_deref()))
+            .await
+            .map_err(|e| TaskError::Unavailable(format!("apply task ended: {e}")))?
+    }
+
+    /// Drops every strip `job` left here.
+    pub fn release(&self, job: &JobId) {
+        let mut store = self.store.lock().expect("store lock");
+        let keys: Vec<_> = store.strips.keys().filter(|(j, _)| j == job).cloned().collect();
+        for key in keys {
+            if let Some(h) = store.strips.remove(&key) {
+                store.bytes -= h.bytes;
+            }
+        }
+        store.order.retain(|(j, _)| j != job);
+    }
+
+    /// Bytes of strips held now.
+    pub fn held_bytes(&self) -> usize {
+        self.store.lock().expect("store lock").bytes
+    }
+
+    fn keep(&self, job: JobId, index: usize, samples: Arc<Pixels>, above: Option<Arc<Pixels>>) {
+        let bytes = pixel_bytes(&samples) + above.as_deref().map_or(0, pixel_bytes);
+        let mut store = self.store.lock().expect("store lock");
+        if let Some(old) = store.strips.insert((job.clone(), index), Held { samples, above, bytes }) {
+            store.bytes -= old.bytes;
+        } else {
+            store.order.push_back((job, index));
+        }
+        store.bytes += bytes;
+        while store.bytes > self.max_held {
+            let Some(key) = store.order.pop_front() else { break };
+            if let Some(h) = store.strips.remove(&key) {
+                store.bytes -= h.bytes;
+                tracing::debug!(job = %key.0, strip = key.1, "dropped a held strip to stay within memory");
+            }
+        }
+    }
+
+    fn take(&self, job: &JobId, index: usize) -> Option<Held> {
+        let mut store = self.store.lock().expect("store lock");
+        let held = store.strips.remove(&(job.clone(), index))?;
+        store.bytes -= held.bytes;
+        store.order.retain(|(j, i)| !(j == job && *i == index));
+        Some(held)
+    }
+}
+
+/// The apply computation: tables over the strip (and, for PNG, over the row
+/// above, which the filter of the strip's first row needs), then encoding.
+fn apply_strip(task: &ApplyTask, samples: &Pixels, above: Option<&Pixels>) -> Result<Applied, TaskError> {
+    let plan = task.spec.plan().map_err(|e| TaskError::Invalid(e.to_string()))?;
+    let invalid = |e: histo_core::job::StripError| TaskError::Invalid(e.to_string());
+    let mut out = samples.clone();
+    plan.apply(task.strip, samples_mut(&mut out), &task.luts).map_err(invalid)?;
+    let after = plan.output_plan().map(task.strip, out.slice(0..out.len())).map_err(invalid)?;
+    let OutputKind::Png { settings } = task.output else {
+        return Ok(Applied { output: StripOutput::Raw(out), after });
+    };
+    let above = match above {
+        Some(row) if task.strip.y0 > 0 => {
+            let mut row = row.clone();
+            let strip = Strip { index: task.strip.index, y0: task.strip.y0 - 1, rows: 1 };
+            plan.apply(strip, samples_mut(&mut row), &task.luts).map_err(invalid)?;
+            Some(png_bytes(&row))
+        }
+        _ => None,
+    };
+    let header = Header {
+        width: task.spec.width,
+        height: task.spec.height,
+        layout: plan.output_layout(),
+        depth: task.spec.depth,
+    };
+    let piece = png::encode_strip(&header, &settings, above.as_deref(), &png_bytes(&out), task.last);
+    Ok(Applied { output: StripOutput::Png(piece), after })
+}
+
+fn samples_mut(p: &mut Pixels) -> SamplesMut<'_> {
+    match p {
+        Pixels::U8(v) => SamplesMut::U8(v),
+        Pixels::U16(v) => SamplesMut::U16(v),
+    }
+}
+
+/// Samples as PNG stores them (16-bit big-endian).
+fn png_bytes(p: &Pixels) -> Vec<u8> {
+    match p {
+        Pixels::U8(v) => v.clone(),
+        Pixels::U16(v) => v.iter().flat_map(|s| s.to_be_bytes()).collect(),
+    }
+}

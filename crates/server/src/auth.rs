@@ -1,0 +1,174 @@
+//! The API token and the middleware that demands it.
+//!
+//! Protected routes need `Authorization: Bearer <token>`. The comparison is
+//! constant-time ([`subtle`]); a missing or wrong token is a 401 with
+//! `WWW-Authenticate: Bearer`, a `security` event and a strike for the
+//! client in the [`FailureLimiter`](crate::rate_limit::FailureLimiter); a
+//! client with too many strikes gets 429 until its window ends. The token
+//! itself is never logged, published or exported: [`Token`]'s `Debug` hides
+//! it, and only [`Token::expose`] reveals it (for the one-time dashboard URL).
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use histo_cluster::Event;
+use subtle::ConstantTimeEq;
+
+use crate::AppState;
+use crate::errors::ApiError;
+
+/// Why a token was refused at start-up.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    /// Empty (or only whitespace).
+    #[error("the API token is empty")]
+    Empty,
+    /// Contains whitespace or control characters, which a header cannot carry.
+    #[error("the API token contains whitespace or control characters")]
+    BadCharacters,
+}
+
+/// The shared secret clients present as a bearer token.
+#[derive(Clone)]
+pub struct Token(Arc<str>);
+
+impl Token {
+    /// A token from configuration (surrounding whitespace, such as a file's
+    /// final newline, is trimmed).
+    pub fn new(value: &str) -> Result<Token, TokenError> {
+        let value = value.trim();
+        if value.is_empty() {
+            return Err(TokenError::Empty);
+        }
+        if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(TokenError::BadCharacters);
+        }
+        Ok(Token(value.into()))
+    }
+
+    /// A fresh random token: 32 bytes from the OS, as 64 hex digits.
+    pub fn generate() -> std::io::Result<Token> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        Ok(Token(hex.into()))
+    }
+
+    /// Whether `candidate` is this token, in time independent of where they
+    /// differ (only a length mismatch returns early; the length of a token
+    /// is not its secret).
+    pub fn matches(&self, candidate: &str) -> bool {
+        self.0.as_bytes().ct_eq(candidate.as_bytes()).into()
+    }
+
+    /// The token itself. Only for telling it to the operator, once.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+/// The bearer token of a request, if it has one.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The client's address, as the connection saw it.
+pub fn client_ip(extensions: &axum::http::Extensions) -> IpAddr {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+}
+
+/// What checking a presented token concluded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// The right token.
+    Allowed,
+    /// Refused; answer with this error.
+    Refused(ApiError),
+}
+
+/// Checks `presented` for a request from `ip` to `what` (e.g. `POST
+/// /upload`), counting failures and publishing security events.
+pub fn check(state: &AppState, ip: IpAddr, presented: Option<&str>, what: &str) -> Verdict {
+    let client = ip.to_string();
+    let events = state.cluster.events();
+    if let Some(wait) = state.limiter.blocked(ip) {
+        state.metrics.rate_limited.inc();
+        return Verdict::Refused(ApiError::rate_limited(wait));
+    }
+    let detail = match presented {
+        Some(token) if state.token.matches(token) => return Verdict::Allowed,
+        Some(_) => format!("wrong bearer token on {what}"),
+        None => format!("missing bearer token on {what}"),
+    };
+    state.metrics.auth_failures.inc();
+    let failure = state.limiter.record_failure(ip);
+    events.publish(Event::security("auth_failed", client.clone(), detail.clone()));
+    if failure.now_blocked {
+        let policy = state.limiter.policy();
+        events.publish(Event::security(
+            "rate_limited",
+            client,
+            format!(
+                "blocked for {}s after {} failed authentication attempts",
+                policy.window.as_secs(),
+                policy.max_failures
+            ),
+        ));
+    }
+    Verdict::Refused(ApiError::unauthorized(detail))
+}
+
+/// Middleware for protected routes.
+pub async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let ip = client_ip(request.extensions());
+    let what = format!("{} {}", request.method(), request.uri().path());
+    match check(&state, ip, bearer(request.headers()), &what) {
+        Verdict::Allowed => next.run(request).await,
+        Verdict::Refused(e) => e.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_compare_and_never_print() {
+        let t = Token::new(" s3cret-token\n").unwrap();
+        assert!(t.matches("s3cret-token"));
+        assert!(!t.matches("s3cret-tokeN"));
+        assert!(!t.matches("s3cret"));
+        assert!(!format!("{t:?}").contains("s3cret"));
+        assert_eq!(Token::new("  ").unwrap_err(), TokenError::Empty);
+        assert!(Token::new("a b").is_err());
+        let g = Token::generate().unwrap();
+        assert_eq!(g.expose().len(), 64);
+        assert_ne!(g.expose(), Token::generate().unwrap().expose());
+    }
+
+    #[test]
+    fn bearer_is_parsed_case_insensitively() {
+        let mut h = HeaderMap::new();
+        assert_eq!(bearer(&h), None);
+        h.insert(header::AUTHORIZATION, "bearer abc".parse().unwrap());
+        assert_eq!(bearer(&h), Some("abc"));
+        h.insert(header::AUTHORIZATION, "Basic abc".parse().unwrap());
+        assert_eq!(bearer(&h), None);
+    }
+}

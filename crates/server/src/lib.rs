@@ -1,0 +1,161 @@
+//! histo's web service: the HTTP API, its authentication and abuse limits,
+//! the Socket.IO event stream, Prometheus metrics and the dashboard.
+//!
+//! It sits on top of a [`Cluster`] handle and knows nothing of how jobs are
+//! run: `histo serve` passes an embedded cluster, `histo master` a
+//! ZooKeeper-backed one, and both call [`serve`].
+//!
+//! * [`routes`] is the route table (upload, API, probes, metrics, assets);
+//! * [`auth`] and [`rate_limit`] guard it; [`errors`] shapes every refusal;
+//! * [`socket`] streams [`replay`] and the cluster's events to dashboards;
+//! * [`metrics`], [`openapi`] and [`assets`] serve what their names say.
+
+pub mod assets;
+pub mod auth;
+pub mod errors;
+pub mod metrics;
+pub mod openapi;
+pub mod rate_limit;
+pub mod replay;
+pub mod routes;
+mod server;
+pub mod socket;
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, header};
+use histo_cluster::Cluster;
+use histo_codec::Limits;
+use socketioxide::SocketIo;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+pub use auth::Token;
+pub use rate_limit::Policy;
+pub use server::serve;
+
+/// Decoding limits of the web service: smaller than the command line's, as
+/// the uploader is not trusted (64 MiB, 64 megapixels, 65536 px a side).
+pub const SERVE_LIMITS: Limits =
+    Limits { max_input_bytes: 64 << 20, max_width: 1 << 16, max_height: 1 << 16, max_pixels: 64 << 20 };
+
+/// How the service is set up.
+#[derive(Clone)]
+pub struct AppConfig {
+    /// The jobs' runner.
+    pub cluster: Cluster,
+    /// The API token.
+    pub token: Token,
+    /// Decoding limits; `max_input_bytes` is also the upload body limit.
+    pub limits: Limits,
+    /// Failed-authentication limits.
+    pub auth: Policy,
+    /// Time an upload body has to arrive in full (and headers, to arrive at
+    /// all): slow clients are cut off.
+    pub request_timeout: Duration,
+    /// Connections served at once; more wait in the kernel's backlog.
+    pub max_connections: usize,
+}
+
+impl AppConfig {
+    /// A configuration with the default limits.
+    pub fn new(cluster: Cluster, token: Token) -> Self {
+        AppConfig {
+            cluster,
+            token,
+            limits: SERVE_LIMITS,
+            auth: Policy::default(),
+            request_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+        }
+    }
+}
+
+impl std::fmt::Debug for AppConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppConfig")
+            .field("cluster", &self.cluster.id())
+            .field("token", &self.token)
+            .field("limits", &self.limits)
+            .field("auth", &self.auth)
+            .field("request_timeout", &self.request_timeout)
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+/// What every handler shares.
+pub struct Shared {
+    /// The jobs' runner.
+    pub cluster: Cluster,
+    /// The API token.
+    pub token: Token,
+    /// Decoding limits.
+    pub limits: Limits,
+    /// Failed-authentication counts.
+    pub limiter: rate_limit::FailureLimiter,
+    /// Metrics.
+    pub metrics: metrics::Metrics,
+    /// Body deadline.
+    pub request_timeout: Duration,
+}
+
+/// The handlers' state (cheap to clone).
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// The state for `config`.
+    pub fn new(config: &AppConfig) -> Self {
+        AppState(Arc::new(Shared {
+            cluster: config.cluster.clone(),
+            token: config.token.clone(),
+            limits: config.limits,
+            limiter: rate_limit::FailureLimiter::new(config.auth),
+            metrics: metrics::Metrics::new(),
+            request_timeout: config.request_timeout,
+        }))
+    }
+}
+
+/// The whole application: routes, the Socket.IO layer, security headers,
+/// request tracing. The [`SocketIo`] handle closes client sessions at
+/// shutdown.
+pub fn router(config: &AppConfig) -> (Router, SocketIo) {
+    let state = AppState::new(config);
+    let mut public = Router::new();
+    let mut protected = Router::new();
+    for (route, handler) in routes::table() {
+        if route.auth {
+            protected = protected.route(route.path, handler);
+        } else {
+            public = public.route(route.path, handler);
+        }
+    }
+    let protected = protected.route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
+    let (socket_layer, io) = socket::layer(state.clone());
+    let header = |name: HeaderName, value: &'static str| {
+        SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+    };
+    let router = public
+        .merge(protected)
+        .fallback(|| async { errors::ApiError::not_found("no such route") })
+        .with_state(state)
+        .layer(socket_layer)
+        .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(header(header::REFERRER_POLICY, "no-referrer"))
+        .layer(TraceLayer::new_for_http());
+    (router, io)
+}

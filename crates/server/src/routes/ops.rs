@@ -1,0 +1,36 @@
+//! Operations endpoints, open without a token (probes and scrapers do not
+//! hold one; restrict them by network policy): liveness, readiness and
+//! Prometheus metrics.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::AppState;
+use crate::errors::{ApiError, RETRY_AFTER_BUSY};
+
+/// `GET /healthz`: the process serves requests.
+pub async fn healthz() -> impl IntoResponse {
+    Json(json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: jobs can run now (coordinator usable, workers present).
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    if state.cluster.is_ready() {
+        Json(json!({"status": "ready"})).into_response()
+    } else {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "no workers or coordinator unavailable")
+            .retry_after(RETRY_AFTER_BUSY)
+            .into_response()
+    }
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        state.metrics.render(&state.cluster),
+    )
+}

@@ -1,0 +1,239 @@
+//! `POST /upload`: one image in, the equalized image out.
+//!
+//! The image comes as the multipart field `file` or as the raw body; the
+//! options (`mode`, `method`, `clip_limit`, `tiles`, `format`) as query
+//! parameters or multipart fields (fields win). The body is held to the
+//! codec's byte limit (413 as soon as `Content-Length` or the bytes read say
+//! so) and must arrive within the request timeout (408), so a slow or huge
+//! upload costs little. The job then goes through the cluster's admission
+//! (503 + `Retry-After` when overloaded) and the answer carries the job id
+//! in `X-Histo-Job-Id`.
+
+use std::net::IpAddr;
+
+use axum::body::Body;
+use axum::extract::{FromRequest, Multipart, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use histo_cluster::{Event, JobSpec};
+use histo_codec::{Format, Limits};
+use histo_core::job::{self, ClaheParams, Method, Mode, Options};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::auth::client_ip;
+use crate::errors::ApiError;
+
+/// The response header naming the job.
+pub const JOB_ID_HEADER: &str = "x-histo-job-id";
+
+/// Room for multipart boundaries and the small option fields, on top of the
+/// image's own limit.
+const MULTIPART_SLACK: u64 = 64 * 1024;
+
+/// Longest option value accepted.
+const MAX_OPTION_LEN: usize = 64;
+
+/// Job options as a client sends them.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct JobParams {
+    /// `auto`, `gray`, `luma` or `rgb`.
+    pub mode: Option<String>,
+    /// `global` or `clahe`.
+    pub method: Option<String>,
+    /// CLAHE clip limit.
+    pub clip_limit: Option<String>,
+    /// CLAHE tiles, `COLSxROWS`.
+    pub tiles: Option<String>,
+    /// Output format (default: the input's).
+    pub format: Option<String>,
+}
+
+impl JobParams {
+    /// Sets an option from a multipart field; false if `name` is not one.
+    fn set(&mut self, name: &str, value: String) -> bool {
+        let slot = match name {
+            "mode" => &mut self.mode,
+            "method" => &mut self.method,
+            "clip_limit" => &mut self.clip_limit,
+            "tiles" => &mut self.tiles,
+            "format" => &mut self.format,
+            _ => return false,
+        };
+        *slot = Some(value);
+        true
+    }
+
+    /// The job to run, or a 400 naming the bad option.
+    pub fn spec(&self, limits: Limits) -> Result<JobSpec, ApiError> {
+        let bad = |e: job::OptionError| ApiError::bad_request(e.to_string());
+        fn text(v: &Option<String>) -> Option<&str> {
+            v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+        }
+        let mode = text(&self.mode).map(str::parse::<Mode>).transpose().map_err(bad)?.unwrap_or_default();
+        let method = match text(&self.method).map(Method::from_name).transpose().map_err(bad)? {
+            Some(Method::Clahe(defaults)) => {
+                let clip_limit = text(&self.clip_limit).map(job::parse_clip_limit).transpose().map_err(bad)?;
+                let tiles = text(&self.tiles).map(job::parse_tiles).transpose().map_err(bad)?;
+                let (tiles_x, tiles_y) = tiles.unwrap_or((defaults.tiles_x, defaults.tiles_y));
+                Method::Clahe(ClaheParams { clip_limit: clip_limit.unwrap_or(defaults.clip_limit), tiles_x, tiles_y })
+            }
+            other => other.unwrap_or_default(),
+        };
+        let format = text(&self.format)
+            .map(|f| f.parse::<Format>().map_err(|e| ApiError::bad_request(e.to_string())))
+            .transpose()?;
+        Ok(JobSpec { options: Options { mode, method }, format, png: Default::default(), limits })
+    }
+}
+
+/// `POST /upload`.
+pub async fn upload(State(state): State<AppState>, Query(query): Query<JobParams>, request: Request) -> Response {
+    let client = client_ip(request.extensions());
+    match run(&state, client, query, request).await {
+        Ok(response) => response,
+        Err(e) => {
+            state.metrics.job_finished(e.error);
+            if e.is_rejected_input() {
+                state.cluster.events().publish(Event::security(
+                    "rejected_input",
+                    client.to_string(),
+                    format!("{} {}: {}", e.status.as_u16(), e.error, e.detail),
+                ));
+            }
+            e.into_response()
+        }
+    }
+}
+
+async fn run(state: &AppState, client: IpAddr, mut params: JobParams, request: Request) -> Result<Response, ApiError> {
+    let limit = state.limits.max_input_bytes;
+    let timeout = state.request_timeout;
+    let bytes = tokio::time::timeout(timeout, read_image(request, limit, &mut params))
+        .await
+        .map_err(|_| ApiError::timeout(timeout))??;
+    let spec = params.spec(state.limits)?;
+    state.metrics.bytes_in.inc_by(bytes.len() as u64);
+    tracing::debug!(%client, bytes = bytes.len(), "upload");
+    let output = state.cluster.run(bytes, spec).await?;
+    state.metrics.job_finished("ok");
+    state.metrics.bytes_out.inc_by(output.bytes.len() as u64);
+    if let Some(record) = state.cluster.job(&output.id) {
+        state.metrics.observe_timings(&record);
+    }
+    let mut response = (StatusCode::OK, output.bytes).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(output.format.mime()));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let disposition = format!("inline; filename=\"equalized.{}\"", output.format.name());
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(output.id.as_str()) {
+        headers.insert(JOB_ID_HEADER, v);
+    }
+    Ok(response)
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
+fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"))
+}
+
+/// The image bytes, from the `file` field or the raw body; options found
+/// in multipart fields go into `params`.
+async fn read_image(request: Request, limit: u64, params: &mut JobParams) -> Result<Vec<u8>, ApiError> {
+    let multipart = is_multipart(request.headers());
+    let body_limit = if multipart { limit.saturating_add(MULTIPART_SLACK) } else { limit };
+    if declared_length(request.headers()).is_some_and(|n| n > body_limit) {
+        return Err(ApiError::too_large(limit));
+    }
+    let request =
+        request.map(|b| Body::new(http_body_util::Limited::new(b, usize::try_from(body_limit).unwrap_or(usize::MAX))));
+    if !multipart {
+        return match axum::body::to_bytes(request.into_body(), usize::MAX).await {
+            Ok(bytes) => Ok(bytes.to_vec()),
+            Err(e) if is_length_limit(&e) => Err(ApiError::too_large(limit)),
+            Err(e) => Err(ApiError::bad_request(format!("cannot read the request body: {e}"))),
+        };
+    }
+    let mut form = Multipart::from_request(request, &())
+        .await
+        .map_err(|e| ApiError::bad_request(format!("bad multipart request: {}", e.body_text())))?;
+    let mut image = None;
+    let field_error = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(limit)
+        } else {
+            ApiError::bad_request(format!("bad multipart request: {}", e.body_text()))
+        }
+    };
+    while let Some(mut field) = form.next_field().await.map_err(field_error)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "file" {
+            let mut bytes = Vec::new();
+            while let Some(chunk) = field.chunk().await.map_err(field_error)? {
+                if (bytes.len() + chunk.len()) as u64 > limit {
+                    return Err(ApiError::too_large(limit));
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            image = Some(bytes);
+        } else {
+            let value = field.text().await.map_err(field_error)?;
+            if value.len() > MAX_OPTION_LEN {
+                return Err(ApiError::bad_request(format!("field '{name}' is too long")));
+            }
+            params.set(&name, value);
+        }
+    }
+    image.ok_or_else(|| ApiError::bad_request("multipart upload without a 'file' field"))
+}
+
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_parse_with_defaults_and_errors() {
+        let limits = Limits::CLI;
+        let spec = JobParams::default().spec(limits).unwrap();
+        assert_eq!(spec.options, Options::default());
+        let p = JobParams {
+            mode: Some("rgb".into()),
+            method: Some("clahe".into()),
+            clip_limit: Some("3".into()),
+            tiles: Some("4x2".into()),
+            format: Some("png".into()),
+        };
+        let spec = p.spec(limits).unwrap();
+        assert_eq!(spec.options.mode, Mode::Rgb);
+        assert_eq!(spec.options.method, Method::Clahe(ClaheParams { clip_limit: 3.0, tiles_x: 4, tiles_y: 2 }));
+        assert_eq!(spec.format, Some(Format::Png));
+        for bad in [
+            JobParams { mode: Some("sepia".into()), ..Default::default() },
+            JobParams { method: Some("magic".into()), ..Default::default() },
+            JobParams { method: Some("clahe".into()), tiles: Some("0x0".into()), ..Default::default() },
+            JobParams { format: Some("gif".into()), ..Default::default() },
+        ] {
+            assert_eq!(bad.spec(limits).unwrap_err().status, StatusCode::BAD_REQUEST);
+        }
+    }
+}

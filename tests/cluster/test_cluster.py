@@ -1,0 +1,214 @@
+"""The distributed job on a real ZooKeeper and real worker processes: same
+bytes as the local job, and the failures the cluster must survive."""
+
+import json
+import signal
+import subprocess
+import time
+
+import cv2
+import numpy as np
+import pytest
+from conftest import SESSION_TIMEOUT_S
+
+from images import gray16, low_contrast_color, low_contrast_gray
+
+
+def write(tmp_path, name, img):
+    path = tmp_path / name
+    assert cv2.imwrite(str(path), img)
+    return path
+
+
+def local_bytes(histo_bin, src, dst, *extra):
+    subprocess.run([histo_bin, "equalize", src, "-o", dst, *extra], check=True, timeout=120)
+    return dst.read_bytes()
+
+
+def wait_until(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+CASES = {
+    "gray global": (lambda: low_contrast_gray(900, 700, 1), "out.png", []),
+    "colour luma": (lambda: low_contrast_color(800, 600, 2), "out.png", []),
+    "colour clahe": (lambda: low_contrast_color(700, 500, 3), "out.png", ["--method", "clahe", "--tiles", "6x4"]),
+    "rgb to jpeg": (lambda: low_contrast_color(500, 400, 4), "out.jpg", ["--mode", "rgb"]),
+    "16-bit gray": (lambda: gray16(600, 500, 5), "out.png", []),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_distributed_output_is_byte_identical_to_local(cluster, histo_bin, kazoo_client, tmp_path, case):
+    make, out_name, extra = CASES[case]
+    cluster.worker()
+    cluster.worker()
+    zk = kazoo_client()
+    workers = wait_until(lambda: zk.get_children("/histo/workers") if zk.exists("/histo/workers") else [], 10,
+                         "two workers")
+    wait_until(lambda: len(zk.get_children("/histo/workers")) == 2, 10, "two workers")
+    info = json.loads(zk.get(f"/histo/workers/{workers[0]}")[0])
+    assert info["slots"] == 2 and info["address"].startswith("127.0.0.1:")
+    src = write(tmp_path, "in.png", make())
+    proc = cluster.equalize(src, tmp_path / f"zk-{out_name}", *extra)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert (tmp_path / f"zk-{out_name}").read_bytes() == local_bytes(histo_bin, src, tmp_path / out_name, *extra)
+    jobs = zk.get_children("/histo/jobs")
+    assert len(jobs) == 1
+    assert json.loads(zk.get(f"/histo/jobs/{jobs[0]}")[0])["state"] == "done"
+
+
+def slow_job_image(tmp_path):
+    # ~24 strips: long enough, with slow workers, to be disturbed mid-job.
+    return write(tmp_path, "big.png", low_contrast_color(2400, 3400, 6))
+
+
+def test_killed_worker_tasks_run_elsewhere(cluster, histo_bin, tmp_path):
+    victims = [cluster.worker("--chaos-task-delay", "150ms", slots=1) for _ in range(3)]
+    src = slow_job_image(tmp_path)
+    job = subprocess.Popen([histo_bin, "equalize", src, "-o", tmp_path / "zk.png", *cluster.common()],
+                           stderr=subprocess.PIPE)
+    time.sleep(1.0)
+    assert job.poll() is None, "the job should still be running"
+    victims[0].signal(signal.SIGKILL)
+    _, err = job.communicate(timeout=120)
+    assert job.returncode == 0, err.decode()
+    assert (tmp_path / "zk.png").read_bytes() == local_bytes(histo_bin, src, tmp_path / "local.png")
+
+
+def test_hung_worker_is_backed_up(cluster, histo_bin, tmp_path):
+    hung = cluster.worker("--chaos-task-delay", "100ms", slots=1)
+    cluster.worker("--chaos-task-delay", "100ms", slots=1)
+    src = slow_job_image(tmp_path)
+    started = time.monotonic()
+    job = subprocess.Popen([histo_bin, "equalize", src, "-o", tmp_path / "zk.png", *cluster.common()],
+                           stderr=subprocess.PIPE)
+    time.sleep(0.8)
+    hung.signal(signal.SIGSTOP)  # alive, connected, silent
+    try:
+        _, err = job.communicate(timeout=120)
+    finally:
+        hung.signal(signal.SIGCONT)
+    assert job.returncode == 0, err.decode()
+    # Backups, not the 20 s deadline, finished the job.
+    assert time.monotonic() - started < 15
+    assert (tmp_path / "zk.png").read_bytes() == local_bytes(histo_bin, src, tmp_path / "local.png")
+
+
+def test_no_workers_fails_fast_with_a_clear_error(cluster, tmp_path):
+    src = write(tmp_path, "in.png", low_contrast_gray(200, 200, 7))
+    started = time.monotonic()
+    proc = cluster.equalize(src, tmp_path / "out.png", timeout=30)
+    assert proc.returncode == 3
+    assert proc.stderr.decode().strip().splitlines() == [
+        f"histo: error: cannot equalize {src}: no workers are available"]
+    assert time.monotonic() - started < 10
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_every_worker_gone_mid_job_fails_fast(cluster, histo_bin, tmp_path):
+    only = cluster.worker("--chaos-task-delay", "200ms", slots=1)
+    src = slow_job_image(tmp_path)
+    job = subprocess.Popen([histo_bin, "equalize", src, "-o", tmp_path / "zk.png", *cluster.common()],
+                           stderr=subprocess.PIPE)
+    time.sleep(1.0)
+    only.signal(signal.SIGKILL)
+    _, err = job.communicate(timeout=30)
+    assert job.returncode == 3, err.decode()
+    assert "no workers are available" in err.decode()
+
+
+def test_jobs_on_known_workers_continue_while_suspended(cluster, histo_bin, tmp_path):
+    cluster.worker("--chaos-task-delay", "100ms", slots=2)
+    cluster.worker("--chaos-task-delay", "100ms", slots=2)
+    src = slow_job_image(tmp_path)
+    job = subprocess.Popen([histo_bin, "equalize", src, "-o", tmp_path / "zk.png", *cluster.common()],
+                           stderr=subprocess.PIPE)
+    time.sleep(1.0)
+    assert job.poll() is None
+    cluster.zk.stop()
+    _, err = job.communicate(timeout=120)
+    assert job.returncode == 0, err.decode()
+    assert (tmp_path / "zk.png").read_bytes() == local_bytes(histo_bin, src, tmp_path / "local.png")
+
+
+def test_zookeeper_outage_suspends_loses_and_heals(cluster, kazoo_client):
+    master = cluster.master()
+    worker = cluster.worker()
+    master.wait_for(r"ZooKeeper Connection: OK", 10)
+    offset = len(master.output())
+    cluster.zk.stop()
+    down = time.monotonic()
+    after = master.wait_for(r"WARNING: SUSPENDED", SESSION_TIMEOUT_S + 2, offset)
+    suspended_after = time.monotonic() - down
+    after = master.wait_for(r"ERROR: LOST", SESSION_TIMEOUT_S * 2 + 2, after)
+    assert time.monotonic() - down >= SESSION_TIMEOUT_S
+    worker.wait_for(r"WARNING: SUSPENDED", 5)
+    cluster.zk.start()
+    master.wait_for(r"RECONNECTED.*|ZooKeeper Connection: OK", 20, after)
+    master.wait_for(r"Leader election: OK", 20, after)
+    zk = kazoo_client()
+    wait_until(lambda: len(zk.get_children("/histo/workers")) == 1, 20, "the worker to register again")
+    wait_until(lambda: len(zk.get_children("/histo/masters")) == 1, 20, "the master to register again")
+    wait_until(lambda: zk.exists("/histo/leader"), 20, "a leader")
+    # Connection loss is noticed within the client's connection timeout
+    # (2/5 of the session timeout) plus a ping interval.
+    assert suspended_after < SESSION_TIMEOUT_S * 2 / 5 + 2
+
+
+def test_leader_failover_within_the_session_timeout(cluster, kazoo_client):
+    first = cluster.master()
+    first.wait_for(r"Leader election: OK", 10)
+    second = cluster.master()
+    zk = kazoo_client()
+    leader = json.loads(zk.get("/histo/leader")[0])["id"]
+    assert f"histo master {leader} joined" in first.output()
+    assert len(zk.get_children("/histo/election")) == 2
+    killed = time.monotonic()
+    first.signal(signal.SIGKILL)
+    second.wait_for(r"Leader election: OK", SESSION_TIMEOUT_S + 5)
+    assert time.monotonic() - killed < SESSION_TIMEOUT_S + 3
+    new_leader = json.loads(zk.get("/histo/leader")[0])["id"]
+    assert new_leader != leader and f"histo master {new_leader} joined" in second.output()
+
+
+def test_graceful_master_exit_hands_over_at_once(cluster, kazoo_client):
+    first = cluster.master()
+    first.wait_for(r"Leader election: OK", 10)
+    second = cluster.master()
+    first.signal(signal.SIGTERM)
+    second.wait_for(r"Leader election: OK", 3)
+    zk = kazoo_client()
+    assert len(zk.get_children("/histo/masters")) == 1
+
+
+def test_zookeeper_acls_deny_another_identity(cluster, histo_bin, kazoo_client, tmp_path):
+    from kazoo.exceptions import NoAuthError
+
+    auth = ["--zk-auth", "histo:s3cret", "--zk-root", "/secure"]
+    cluster.worker(*auth)
+    owner = kazoo_client(auth="histo:s3cret")
+    wait_until(lambda: owner.exists("/secure/workers") and owner.get_children("/secure/workers"), 10, "the worker")
+    worker_id = owner.get_children("/secure/workers")[0]
+    acl, _ = owner.get_acls(f"/secure/workers/{worker_id}")
+    assert [(a.id.scheme, a.perms) for a in acl] == [("digest", 31)]
+    stranger = kazoo_client()
+    with pytest.raises(NoAuthError):
+        stranger.get(f"/secure/workers/{worker_id}")
+    with pytest.raises(NoAuthError):
+        stranger.create("/secure/workers/intruder", b"{}", ephemeral=True)
+    intruder = kazoo_client(auth="mallory:guess")
+    with pytest.raises(NoAuthError):
+        intruder.get_children("/secure/workers")
+    # The rightful identity can run jobs.
+    src = write(tmp_path, "in.png", low_contrast_gray(300, 300, 8))
+    proc = cluster.equalize(src, tmp_path / "out.png", *auth)
+    assert proc.returncode == 0, proc.stderr.decode()
+    out = cv2.imread(str(tmp_path / "out.png"), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(out, cv2.equalizeHist(low_contrast_gray(300, 300, 8)))
