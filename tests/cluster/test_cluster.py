@@ -2,6 +2,7 @@
 bytes as the local job, and the failures the cluster must survive."""
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -212,3 +213,29 @@ def test_zookeeper_acls_deny_another_identity(cluster, histo_bin, kazoo_client, 
     assert proc.returncode == 0, proc.stderr.decode()
     out = cv2.imread(str(tmp_path / "out.png"), cv2.IMREAD_UNCHANGED)
     np.testing.assert_array_equal(out, cv2.equalizeHist(low_contrast_gray(300, 300, 8)))
+
+
+def test_submit_fails_over_to_the_other_master(cluster, histo_bin, tmp_path):
+    from conftest import TOKEN
+
+    first = cluster.master()
+    first.wait_for(r"Leader election: OK", 10)
+    second = cluster.master()
+    cluster.worker()
+    src = write(tmp_path, "in.png", low_contrast_color(400, 300, 9))
+    want = local_bytes(histo_bin, src, tmp_path / "local.png")
+    env = {"HISTO_TOKEN": TOKEN}
+    submit = [histo_bin, "submit", src, "--server", f"{first.url},{second.url}"]
+    ok = subprocess.run([*submit, "-o", tmp_path / "a.png"], capture_output=True, timeout=60,
+                        env={**os.environ, **env})
+    assert ok.returncode == 0, ok.stderr.decode()
+    assert (tmp_path / "a.png").read_bytes() == want
+    first.signal(signal.SIGKILL)
+    again = subprocess.run([*submit, "-o", tmp_path / "b.png"], capture_output=True, timeout=60,
+                           env={**os.environ, **env})
+    assert again.returncode == 0, again.stderr.decode()
+    assert (tmp_path / "b.png").read_bytes() == want
+    wrong = subprocess.run([*submit[:-2], "--server", second.url, "-o", tmp_path / "c.png"], capture_output=True,
+                           timeout=60, env={**os.environ, "HISTO_TOKEN": "wrong-token-000000000"})
+    assert wrong.returncode == 1
+    assert "401" in wrong.stderr.decode() and not (tmp_path / "c.png").exists()

@@ -24,14 +24,18 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const OUT = process.env.HISTO_TEST_OUTPUT || join(ROOT, '.test-output');
 const TOKEN = 'e2e-token-5d1c7a93b04f4e28';
 
-/** A low-contrast gray PNG (a soft diagonal gradient with texture). */
+/** A low-contrast RGB PNG: a soft tinted gradient with texture. */
 function png(width, height) {
-  const raw = Buffer.alloc((width + 1) * height);
+  const stride = width * 3 + 1;
+  const raw = Buffer.alloc(stride * height);
   for (let y = 0; y < height; y++) {
-    raw[y * (width + 1)] = 0; // filter: none
+    raw[y * stride] = 0; // filter: none
     for (let x = 0; x < width; x++) {
       const v = 90 + Math.round((40 * (x + y)) / (width + height)) + ((x * 7 + y * 13) % 9);
-      raw[y * (width + 1) + 1 + x] = v;
+      const at = y * stride + 1 + x * 3;
+      raw[at] = v + 12; // a warm, washed-out tint
+      raw[at + 1] = v + 4;
+      raw[at + 2] = v - 10;
     }
   }
   const chunk = (type, data) => {
@@ -46,7 +50,7 @@ function png(width, height) {
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
   ihdr[8] = 8; // bit depth
-  ihdr[9] = 0; // gray
+  ihdr[9] = 2; // RGB
   return Buffer.concat([
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
     chunk('IHDR', ihdr),
@@ -124,12 +128,13 @@ test('dashboard: replay, upload with the token, plots, refusal of a wrong token'
     await page.waitForSelector('#socket-badge.ok');
 
     // Upload with the token: result image, progress, plots, cluster panel.
-    await page.setInputFiles('#file', { name: 'low-contrast.png', mimeType: 'image/png', buffer: png(320, 200) });
-    await page.selectOption('#mode', 'gray');
+    // 1280x960 RGB: several strips, so several map and apply tasks.
+    await page.setInputFiles('#file', { name: 'low-contrast.png', mimeType: 'image/png', buffer: png(1280, 960) });
+    await page.selectOption('#mode', 'rgb');
     await page.click('#start');
     await page.waitForSelector('#upload-status.ok', { timeout: 30000 });
-    await page.waitForFunction(() => document.getElementById('img-after').naturalWidth === 320);
-    assert.equal(await page.evaluate(() => document.getElementById('img-before').naturalWidth), 320);
+    await page.waitForFunction(() => document.getElementById('img-after').naturalWidth === 1280);
+    assert.equal(await page.evaluate(() => document.getElementById('img-before').naturalWidth), 1280);
     await page.waitForSelector('#hist-before[data-plotted="true"]');
     await page.waitForSelector('#hist-after[data-plotted="true"]');
     const painted = await page.evaluate(() => {
@@ -141,7 +146,7 @@ test('dashboard: replay, upload with the token, plots, refusal of a wrong token'
     });
     assert.ok(painted > 500, `the after plot has bars and a CDF (${painted} bright pixels)`);
     const tasks = await page.locator('#tasks .task').allTextContents();
-    assert.ok(tasks.length >= 1 && tasks.every((t) => /embedded-\d/.test(t)), `tasks name their worker: ${tasks}`);
+    assert.ok(tasks.length >= 2 && tasks.every((t) => /embedded-\d/.test(t)), `tasks name their worker: ${tasks}`);
     await page.waitForSelector('#feed li .job', { timeout: 10000 });
     await page.waitForFunction(() => document.querySelectorAll('#c-workers li').length === 2, null, { timeout: 10000 });
     assert.match(await page.textContent('#c-state'), /CONNECTED/);

@@ -5,9 +5,11 @@
 
 mod equalize;
 mod healthcheck;
+mod io_paths;
 mod master;
 mod serve;
 mod shutdown;
+mod submit;
 mod worker;
 mod zk_args;
 
@@ -34,6 +36,9 @@ enum Command {
     /// Serve the API and dashboard with an embedded coordinator and N
     /// in-process workers (no ZooKeeper needed).
     Serve(serve::Args),
+    /// Send one image to a running master and write the result; retries on
+    /// the next master when one is down or overloaded.
+    Submit(submit::Args),
     /// Exit 0 if a histo server answers its health URL with 200, else 1.
     Healthcheck(healthcheck::Args),
     /// Run a cluster worker: serves map and apply tasks over gRPC and
@@ -60,6 +65,7 @@ fn main() -> ExitCode {
             Command::Master(args) => master::run(args).await,
             Command::Worker(args) => worker::run(args).await,
             Command::Serve(args) => serve::run(args).await,
+            Command::Submit(args) => submit::run(args).await,
             Command::Healthcheck(args) => healthcheck::run(args).await,
         }
     });

@@ -1,13 +1,14 @@
 //! `histo master`: a long-running cluster master. It registers under
-//! `/masters`, stands for leader, and runs jobs on the registered workers.
+//! `/masters`, stands for leader, runs jobs on the registered workers, and
+//! serves the HTTP API and dashboard (the same server as `histo serve`).
 
 use std::net::SocketAddr;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use histo_cluster::cluster::Admission;
 use histo_cluster::{Cluster, EventBus, Role};
 
-use crate::shutdown;
+use crate::serve::{ServerArgs, run_server};
 use crate::zk_args::ZkArgs;
 
 /// Arguments of `histo master`.
@@ -24,15 +25,30 @@ pub struct Args {
     /// listening address).
     #[arg(long, env = "HISTO_ADVERTISE", value_name = "HOST:PORT")]
     advertise: Option<String>,
+
+    #[command(flatten)]
+    server: ServerArgs,
 }
 
 /// Runs `histo master` until SIGINT/SIGTERM.
 pub async fn run(args: Args) -> Result<()> {
     let config = args.zk.required("master")?;
-    let address = args.advertise.unwrap_or_else(|| args.listen.to_string());
-    let cluster = Cluster::zookeeper(config, Role::Master { address }, Admission::default(), EventBus::new()).await?;
+    let address = args.advertise.clone().unwrap_or_else(|| args.listen.to_string());
+    let events = EventBus::new();
+    let cluster = Cluster::zookeeper(config, Role::Master { address }, Admission::default(), events).await?;
+    let (server, generated) = match args.server.config(cluster.clone()) {
+        Ok((_, true)) => {
+            cluster.close().await;
+            bail!("histo master needs the token all masters share: set HISTO_TOKEN or --token-file")
+        }
+        Ok(c) => c,
+        Err(e) => {
+            cluster.close().await;
+            return Err(e);
+        }
+    };
     println!("histo master {} joined the cluster", cluster.id());
-    shutdown::signal().await;
+    let result = run_server(args.listen, server, generated, "master").await;
     cluster.close().await;
-    Ok(())
+    result
 }

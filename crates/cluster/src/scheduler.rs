@@ -258,3 +258,140 @@ fn straggler_threshold(config: &SchedulerConfig, durations: &mut [Duration]) -> 
     let median = durations[durations.len() / 2];
     median.mul_f64(config.straggler_factor).max(config.straggler_min)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::cluster::WorkerInfo;
+    use crate::worker::WorkerCore;
+
+    struct Fixed(Vec<Arc<WorkerLink>>);
+
+    impl WorkerSource for Fixed {
+        fn workers(&self) -> Vec<Arc<WorkerLink>> {
+            self.0.clone()
+        }
+    }
+
+    fn link(id: &str, slots: usize) -> Arc<WorkerLink> {
+        let info = WorkerInfo {
+            id: id.into(),
+            address: "in-process".into(),
+            slots,
+            busy: 0,
+            version: "test".into(),
+            started: "now".into(),
+        };
+        Arc::new(WorkerLink::local(Arc::new(WorkerCore::new(id, slots, 1 << 20)), info))
+    }
+
+    fn quick() -> SchedulerConfig {
+        SchedulerConfig {
+            task_timeout: Duration::from_secs(5),
+            straggler_min: Duration::from_millis(200),
+            worker_grace: Duration::from_millis(200),
+            ..SchedulerConfig::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn every_task_runs_once_and_load_is_spread() {
+        let workers = Fixed(vec![link("a", 2), link("b", 2)]);
+        let calls = AtomicUsize::new(0);
+        let results = run_phase(
+            &quick(),
+            &workers,
+            20,
+            &[],
+            |task, _, _| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    Ok(task * 10)
+                }
+            },
+            |_, _, _, _| {},
+        )
+        .await
+        .unwrap();
+        assert_eq!(results.iter().map(|(r, _)| *r).collect::<Vec<_>>(), (0..20).map(|t| t * 10).collect::<Vec<_>>());
+        assert_eq!(calls.load(Ordering::SeqCst), 20);
+        assert!(results.iter().any(|(_, w)| w == "a") && results.iter().any(|(_, w)| w == "b"));
+    }
+
+    #[tokio::test]
+    async fn a_failing_worker_is_left_out_and_its_tasks_rerun() {
+        let workers = Fixed(vec![link("bad", 1), link("good", 1)]);
+        let results = run_phase(
+            &quick(),
+            &workers,
+            6,
+            &[],
+            |task, worker, resend| {
+                let bad = worker.id() == "bad";
+                async move { if bad { Err(TaskError::Unavailable("gone".into())) } else { Ok((task, resend)) } }
+            },
+            |_, _, _, _| {},
+        )
+        .await
+        .unwrap();
+        assert!(results.iter().all(|(_, w)| w == "good"));
+    }
+
+    #[tokio::test]
+    async fn a_straggler_gets_a_backup_and_the_first_result_wins() {
+        let workers = Fixed(vec![link("slow", 1), link("fast", 4)]);
+        let started = Instant::now();
+        let results = run_phase(
+            &quick(),
+            &workers,
+            8,
+            &[],
+            |task, worker, _| {
+                let hang = worker.id() == "slow";
+                async move {
+                    if hang {
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    Ok(task)
+                }
+            },
+            |_, _, _, _| {},
+        )
+        .await
+        .unwrap();
+        assert!(started.elapsed() < Duration::from_secs(3), "the hung attempt did not hold the phase");
+        assert!(results.iter().all(|(_, w)| w == "fast"));
+    }
+
+    #[tokio::test]
+    async fn no_workers_fails_after_the_grace_period() {
+        let err = run_phase(&quick(), &Fixed(vec![]), 3, &[], |t, _, _| async move { Ok(t) }, |_, _, _, _| {})
+            .await
+            .unwrap_err();
+        assert!(matches!(err, PhaseError::NoWorkers(_)));
+    }
+
+    #[tokio::test]
+    async fn busy_refusals_are_retried_without_blame() {
+        let workers = Fixed(vec![link("w", 2)]);
+        let refusals = AtomicUsize::new(0);
+        let results = run_phase(
+            &quick(),
+            &workers,
+            4,
+            &[],
+            |task, _, _| {
+                let refuse = refusals.fetch_add(1, Ordering::SeqCst) < 3;
+                async move { if refuse { Err(TaskError::Busy) } else { Ok(task) } }
+            },
+            |_, _, _, _| {},
+        )
+        .await
+        .unwrap();
+        assert_eq!(results.len(), 4);
+    }
+}

@@ -273,9 +273,14 @@ async fn limits_and_bad_inputs_get_their_status() {
         json_error(server.upload(Some(TOKEN), whole[..whole.len() / 2].to_vec(), "").send().await.unwrap()).await,
     );
     // 400: bad options, or a form without the file.
-    for query in
-        ["?mode=sepia", "?method=magic", "?method=clahe&tiles=0x9", "?format=gif", "?method=clahe&clip_limit=-1"]
-    {
+    for query in [
+        "?mode=sepia",
+        "?method=magic",
+        "?method=clahe&tiles=0x9",
+        "?format=gif",
+        "?method=clahe&clip_limit=-1",
+        "?mode=gray&mode=rgb",
+    ] {
         check(StatusCode::BAD_REQUEST, "bad_request")(
             json_error(server.upload(Some(TOKEN), whole.clone(), query).send().await.unwrap()).await,
         );

@@ -12,6 +12,7 @@
 use std::net::IpAddr;
 
 use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequest, Multipart, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -88,9 +89,17 @@ impl JobParams {
 }
 
 /// `POST /upload`.
-pub async fn upload(State(state): State<AppState>, Query(query): Query<JobParams>, request: Request) -> Response {
+pub async fn upload(
+    State(state): State<AppState>,
+    query: Result<Query<JobParams>, QueryRejection>,
+    request: Request,
+) -> Response {
     let client = client_ip(request.extensions());
-    match run(&state, client, query, request).await {
+    let result = match query {
+        Ok(Query(query)) => run(&state, client, query, request).await,
+        Err(e) => Err(ApiError::bad_request(format!("bad query: {}", e.body_text()))),
+    };
+    match result {
         Ok(response) => response,
         Err(e) => {
             state.metrics.job_finished(e.error);
