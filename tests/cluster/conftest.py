@@ -60,14 +60,6 @@ class Cluster:
         self.zk.stop()
 
 
-@pytest.fixture(scope="session")
-def histo_bin() -> Path:
-    path = Path(os.environ.get("HISTO_BIN", ROOT / "target" / "release" / "histo"))
-    if not path.is_file():
-        pytest.fail(f"histo binary not found at {path}")
-    return path
-
-
 @pytest.fixture
 def cluster(histo_bin, tmp_path):
     c = Cluster(histo_bin, tmp_path)

@@ -1,20 +1,9 @@
-"""Shared fixtures: the histo binary under test and a runner for it."""
+"""A runner for the histo binary under test (`histo_bin`, from tests/conftest.py)."""
 
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="session")
-def histo_bin() -> Path:
-    path = Path(os.environ.get("HISTO_BIN", ROOT / "target" / "release" / "histo"))
-    if not path.is_file():
-        pytest.fail(f"histo binary not found at {path}: build it with `cargo build --release`")
-    return path
 
 
 @pytest.fixture

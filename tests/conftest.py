@@ -1,0 +1,17 @@
+"""Fixtures every Python test suite shares: the histo binary under test."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def histo_bin() -> Path:
+    """$HISTO_BIN, or the release build (scripts/test builds it first)."""
+    path = Path(os.environ.get("HISTO_BIN", ROOT / "target" / "release" / "histo"))
+    if not path.is_file():
+        pytest.fail(f"histo binary not found at {path}: build it with `cargo build --release`")
+    return path
