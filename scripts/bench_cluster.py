@@ -5,6 +5,7 @@ ran the job as its master."""
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,15 +25,17 @@ CV_SCRIPT = "import sys, cv2\nimg = cv2.imread(sys.argv[1], cv2.IMREAD_UNCHANGED
 
 
 def timed(args):
-    """Wall time and peak RSS (MB) of one process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{args} failed: {proc.stderr.read().decode()}")
-    return elapsed, usage.ru_maxrss / 1024
+    """Wall time and peak RSS (MB) of one process. The RSS comes from GNU
+    time: a child forked straight from this (large) process would report
+    this process's peak as its own."""
+    with tempfile.NamedTemporaryFile() as rss:
+        start = time.perf_counter()
+        proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss.name, *map(str, args)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        elapsed = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise RuntimeError(f"{args} failed: {proc.stderr.decode()}")
+        return elapsed, int(Path(rss.name).read_text().split()[-1]) / 1024
 
 
 def best(n, args):
@@ -61,6 +64,8 @@ def main():
     ap.add_argument("--repeat", type=int, default=2)
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    if not Path("/usr/bin/time").exists():
+        sys.exit("scripts/bench-cluster needs GNU time: apt-get install time")
     work = Path(tempfile.mkdtemp(prefix="histo-bench-cluster-"))
     zk = ZooKeeper(work / "zk")
     workers = Workers(zk, work)
@@ -70,7 +75,9 @@ def main():
     for mp in sorted(set(sizes + [64])):
         side = int((mp * 1e6) ** 0.5)
         path = work / f"in-{mp}.png"
-        cv2.imwrite(str(path), low_contrast_gray(side, side, 1))
+        img = low_contrast_gray(side, side, 1)
+        cv2.imwrite(str(path), img)
+        del img
         images[mp] = path
     zk_args = ["--zk", zk.hosts]
     out = work / "out.png"
@@ -95,6 +102,7 @@ def main():
     finally:
         workers.resize(0)
         zk.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
     print(f"## Cluster ({os.cpu_count()} cores; ZooKeeper 3.8 and workers on loopback; best of {args.repeat})\n")
     print("64 MP gray PNG, 2 workers (1 slot each):\n")

@@ -9,7 +9,7 @@ import time
 import requests
 import socketio
 
-from conftest import ROOT, TOKEN, png
+from server_harness import ROOT, TOKEN, png
 
 PHASES = ["terraform", "tinkerbell", "ansible", "kubernetes", "argocd"]
 

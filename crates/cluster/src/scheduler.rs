@@ -165,8 +165,14 @@ where
             }
         }
 
+        if running.is_empty() && !workers.is_empty() {
+            // Every usable worker is full with other jobs: wait for a slot.
+            idle_since = None;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        }
         if running.is_empty() {
-            // Nothing runs and nothing could start: no usable worker.
+            // Nothing runs and no worker is usable.
             let since = *idle_since.get_or_insert_with(Instant::now);
             if since.elapsed() >= config.worker_grace {
                 let why = if excluded.is_empty() {
@@ -373,6 +379,21 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, PhaseError::NoWorkers(_)));
+    }
+
+    #[tokio::test]
+    async fn a_job_waits_while_other_jobs_fill_every_slot() {
+        let worker = link("w", 1);
+        let other_job = worker.reserve();
+        let workers = Fixed(vec![worker]);
+        let release = async move {
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            drop(other_job);
+        };
+        let config = quick();
+        let phase = run_phase(&config, &workers, 2, &[], |t, _, _| async move { Ok(t) }, |_, _, _, _| {});
+        let (results, ()) = tokio::join!(phase, release);
+        assert_eq!(results.unwrap().len(), 2, "waited past the grace period instead of failing");
     }
 
     #[tokio::test]

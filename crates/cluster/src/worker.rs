@@ -116,7 +116,9 @@ impl WorkerCore {
             Some(held) => (held.samples, held.above),
             None => task.resend.clone().ok_or(TaskError::Missing)?,
         };
-        tokio::task::spawn_blocking(move || apply_strip(&task, &samples, above.as_deref()))
+        // A strip held here alone is mapped in place; a shared one is copied.
+        let samples = Arc::try_unwrap(samples).unwrap_or_else(|shared| (*shared).clone());
+        tokio::task::spawn_blocking(move || apply_strip(&task, samples, above.as_deref()))
             .await
             .map_err(|e| TaskError::Unavailable(format!("apply task ended: {e}")))?
     }
@@ -167,10 +169,9 @@ impl WorkerCore {
 
 /// The apply computation: tables over the strip (and, for PNG, over the row
 /// above, which the filter of the strip's first row needs), then encoding.
-fn apply_strip(task: &ApplyTask, samples: &Pixels, above: Option<&Pixels>) -> Result<Applied, TaskError> {
+fn apply_strip(task: &ApplyTask, mut out: Pixels, above: Option<&Pixels>) -> Result<Applied, TaskError> {
     let plan = task.spec.plan().map_err(|e| TaskError::Invalid(e.to_string()))?;
     let invalid = |e: histo_core::job::StripError| TaskError::Invalid(e.to_string());
-    let mut out = samples.clone();
     plan.apply(task.strip, samples_mut(&mut out), &task.luts).map_err(invalid)?;
     let after = plan.output_plan().map(task.strip, out.slice(0..out.len())).map_err(invalid)?;
     let OutputKind::Png { settings } = task.output else {
@@ -181,7 +182,7 @@ fn apply_strip(task: &ApplyTask, samples: &Pixels, above: Option<&Pixels>) -> Re
             let mut row = row.clone();
             let strip = Strip { index: task.strip.index, y0: task.strip.y0 - 1, rows: 1 };
             plan.apply(strip, samples_mut(&mut row), &task.luts).map_err(invalid)?;
-            Some(png_bytes(&row))
+            Some(png_bytes(&row).into_owned())
         }
         _ => None,
     };
@@ -202,10 +203,10 @@ fn samples_mut(p: &mut Pixels) -> SamplesMut<'_> {
     }
 }
 
-/// Samples as PNG stores them (16-bit big-endian).
-fn png_bytes(p: &Pixels) -> Vec<u8> {
+/// Samples as PNG stores them (16-bit big-endian; 8-bit as they are).
+fn png_bytes(p: &Pixels) -> std::borrow::Cow<'_, [u8]> {
     match p {
-        Pixels::U8(v) => v.clone(),
-        Pixels::U16(v) => v.iter().flat_map(|s| s.to_be_bytes()).collect(),
+        Pixels::U8(v) => std::borrow::Cow::Borrowed(v),
+        Pixels::U16(v) => std::borrow::Cow::Owned(v.iter().flat_map(|s| s.to_be_bytes()).collect()),
     }
 }

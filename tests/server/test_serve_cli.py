@@ -9,11 +9,11 @@ import subprocess
 
 import requests
 
-from conftest import BIN, Server, server_env
+from server_harness import Server, server_env
 
 
-def test_generated_token_is_printed_once_in_the_url_fragment(tmp_path):
-    s = Server(tmp_path, server_env())
+def test_generated_token_is_printed_once_in_the_url_fragment(histo_bin, tmp_path):
+    s = Server(histo_bin, tmp_path, server_env())
     try:
         out = s.stdout_path.read_text()
         urls = re.findall(r"(http://127\.0\.0\.1:\d+)/#token=([0-9a-f]{64})\b", out)
@@ -29,10 +29,10 @@ def test_generated_token_is_printed_once_in_the_url_fragment(tmp_path):
     assert token not in s.stderr_path.read_text()
 
 
-def test_token_file_and_bad_configurations(tmp_path):
+def test_token_file_and_bad_configurations(histo_bin, tmp_path):
     token_file = tmp_path / "token"
     token_file.write_text("from-a-file-123\n")
-    s = Server(tmp_path, server_env(), args=["--token-file", str(token_file)])
+    s = Server(histo_bin, tmp_path, server_env(), args=["--token-file", str(token_file)])
     try:
         assert "#token=" not in s.stdout_path.read_text()
         r = requests.get(s.url + "/api/cluster", headers={"Authorization": "Bearer from-a-file-123"}, timeout=10)
@@ -50,7 +50,7 @@ def test_token_file_and_bad_configurations(tmp_path):
         (server_env(HISTO_TOKEN="t"), ["--listen", busy_addr], "cannot listen on"),
         (server_env(HISTO_TOKEN="t"), ["--listen", "256.0.0.1:1"], "invalid value"),
     ]:
-        p = subprocess.run([BIN, "serve", *args], env=env, capture_output=True, text=True, timeout=20)
+        p = subprocess.run([histo_bin, "serve", *args], env=env, capture_output=True, text=True, timeout=20)
         assert p.returncode != 0
         first = p.stderr.strip().splitlines()[0]
         assert first.startswith(("histo: error: ", "error: ")) and message in first, p.stderr
@@ -60,16 +60,16 @@ def test_token_file_and_bad_configurations(tmp_path):
     busy.close()
 
 
-def test_healthcheck_exit_codes(server):
-    ok = subprocess.run([BIN, "healthcheck", "--url", server.url + "/healthz"], capture_output=True, timeout=20)
+def test_healthcheck_exit_codes(histo_bin, server):
+    ok = subprocess.run([histo_bin, "healthcheck", "--url", server.url + "/healthz"], capture_output=True, timeout=20)
     assert ok.returncode == 0, ok.stderr
     missing = subprocess.run(
-        [BIN, "healthcheck", "--url", server.url + "/nope"], capture_output=True, text=True, timeout=20
+        [histo_bin, "healthcheck", "--url", server.url + "/nope"], capture_output=True, text=True, timeout=20
     )
     assert missing.returncode == 1
     assert missing.stderr.strip().count("\n") == 0 and "404" in missing.stderr
     down = subprocess.run(
-        [BIN, "healthcheck", "--url", "http://127.0.0.1:9/healthz", "--timeout", "1s"],
+        [histo_bin, "healthcheck", "--url", "http://127.0.0.1:9/healthz", "--timeout", "1s"],
         capture_output=True,
         text=True,
         timeout=20,

@@ -1,0 +1,68 @@
+"""Helpers for tests/server: a real `histo serve` process on a free port,
+whose stdout and stderr go to files (so tests can check what it logged),
+and test images."""
+
+import os
+import pathlib
+import re
+import subprocess
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+TOKEN = "pytest-token-7f3a9c0d2b5e4f61"
+
+
+class Server:
+    """A running `histo serve`, with its base URL and output files."""
+
+    def __init__(self, histo_bin, tmp: pathlib.Path, env: dict, args=()):
+        self.stdout_path = tmp / "stdout.txt"
+        self.stderr_path = tmp / "stderr.txt"
+        self.proc = subprocess.Popen(
+            [str(histo_bin), "serve", "--listen", "127.0.0.1:0", "--workers", "2", *args],
+            stdout=open(self.stdout_path, "wb"),
+            stderr=open(self.stderr_path, "wb"),
+            env=env,
+        )
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            m = re.search(r"listening on (http://\S+)", self.stdout_path.read_text())
+            if m:
+                self.url = m.group(1)
+                return
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"histo serve exited: {self.stderr_path.read_text()}")
+            time.sleep(0.05)
+        self.proc.kill()
+        raise RuntimeError("histo serve did not start")
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            return self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise
+
+    def output(self) -> str:
+        return self.stdout_path.read_text() + self.stderr_path.read_text()
+
+
+def server_env(**extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HISTO_")}
+    env.update(extra)
+    return env
+
+
+def png(width=64, height=48, seed=0) -> bytes:
+    """A low-contrast gray PNG."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    pixels = (rng.integers(0, 64, size=(height, width)) + 80).astype("uint8")
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="PNG")
+    return buf.getvalue()
