@@ -6,7 +6,7 @@
 use rayon::prelude::*;
 
 use crate::image::{Image, Pixels};
-use crate::job::{Histograms, OptionError, Options, Plan, Samples, SamplesMut};
+use crate::job::{Histograms, OptionError, Options, Plan, SamplesMut};
 use crate::sample::Sample;
 use crate::strips::{self, Strip};
 
@@ -71,7 +71,7 @@ fn convert_to_gray(plan: &Plan, pixels: &Pixels, height: u32) -> Pixels {
 }
 
 /// Runs `f` on each strip's disjoint part of `data`, in parallel.
-pub fn for_each_strip_mut<T: Sample, E: Send>(
+fn for_each_strip_mut<T: Sample, E: Send>(
     data: &mut [T],
     strips: &[Strip],
     row_len: usize,
@@ -85,9 +85,4 @@ pub fn for_each_strip_mut<T: Sample, E: Send>(
         rest = tail;
     }
     parts.into_par_iter().try_for_each(|(s, d)| f(s, d))
-}
-
-/// A strip's samples, for callers that hold a whole image.
-pub fn strip_samples<'a>(pixels: &'a Pixels, strip: &Strip, row_len: usize) -> Samples<'a> {
-    pixels.slice(strip.sample_range(row_len))
 }
