@@ -29,16 +29,17 @@ TASK_DELAY = "150ms"
 class Lab:
     """The running lab, seen from the host."""
 
-    def __init__(self, histo: Path, workdir: Path):
+    def __init__(self, histo: Path, workdir: Path, prefix="histotest", net=NET, task_delay=TASK_DELAY):
         self.dir = workdir
+        self.net = net
         self.env = {
             **os.environ,
             "HISTO_BIN": str(histo),
             "HISTO_LAB_DIR": str(workdir),
-            "HISTO_LAB_PREFIX": "histotest",
-            "HISTO_LAB_NET": NET,
+            "HISTO_LAB_PREFIX": prefix,
+            "HISTO_LAB_NET": net,
             "HISTO_LAB_SESSION_TIMEOUT": f"{SESSION_TIMEOUT_S:g}s",
-            "HISTO_LAB_TASK_DELAY": TASK_DELAY,
+            "HISTO_LAB_TASK_DELAY": task_delay,
         }
 
     def run(self, *args, timeout=180) -> str:
@@ -54,9 +55,8 @@ class Lab:
     def token(self) -> str:
         return (self.dir / "token").read_text().strip()
 
-    @staticmethod
-    def addr(server: str) -> str:
-        return f"{NET}.1{server[1:]}"
+    def addr(self, server: str) -> str:
+        return f"{self.net}.1{server[1:]}"
 
     def url(self, server: str) -> str:
         return f"http://{self.addr(server)}:8080"

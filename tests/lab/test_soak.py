@@ -1,0 +1,17 @@
+"""A short soak in the test command (scripts/soak runs the long one): mixed
+uploads from three clients while every kind of fault is injected in turn;
+no job may be lost or answered wrongly, and memory stays bounded."""
+
+import soak
+
+
+def test_soak_loses_and_corrupts_nothing(lab, histo_bin, tmp_path):
+    cases = soak.prepare(histo_bin, tmp_path)
+    report = soak.run(lab, cases, seconds=60)
+    assert report["jobs"] >= 30, report
+    assert not report["wrong"], report["wrong"]
+    assert not report["lost"], report["lost"]
+    assert report["correct"] == report["jobs"]
+    assert len(report["faults"]) >= 4, report["faults"]
+    for process, mb in report["memory_mb"].items():
+        assert mb["peak"] < 512, f"{process} peaked at {mb['peak']} MB"
