@@ -204,10 +204,11 @@ impl EventBus {
     pub fn publish(&self, event: Event) {
         match &event {
             Event::Observability(o) => {
-                if o.state == "CONNECTED" || o.state == "RECONNECTED" || o.state == "OK" {
-                    tracing::info!(component = %o.component, state = %o.state, "{}", o.message);
-                } else {
+                // The dashboard's colours, as log levels.
+                if o.message.starts_with("WARNING") || o.message.starts_with("ERROR") {
                     tracing::warn!(component = %o.component, state = %o.state, "{}", o.message);
+                } else {
+                    tracing::info!(component = %o.component, state = %o.state, "{}", o.message);
                 }
                 self.health.lock().expect("health lock").insert(o.component.clone(), o.clone());
             }
