@@ -40,6 +40,9 @@ CASES = [
     ("color-4mp-gray-jpeg", lambda: low_contrast_color(2000, 2000, seed=5), "jpeg", {"mode": "gray", "format": "png"}),
 ]
 MAX_ATTEMPTS = 6
+# The pause between one fault healed and the next: the jobs that start then
+# show what the service does undisturbed.
+CALM_S = 5.0
 
 
 @dataclass
@@ -72,7 +75,7 @@ class Tally:
     lost: list = field(default_factory=list)
     retries: int = 0
     statuses: dict = field(default_factory=dict)
-    latencies: list = field(default_factory=list)
+    latencies: list = field(default_factory=list)  # (started, seconds) of each correct job
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -109,7 +112,7 @@ def client(lab: Lab, cases: list[Case], tally: Tally, stop: threading.Event, see
             tally.jobs += 1
             if outcome == case.expected:
                 tally.correct += 1
-                tally.latencies.append(time.monotonic() - start)
+                tally.latencies.append((start, time.monotonic() - start))
             elif outcome is None:
                 tally.lost.append(case.name)
             else:
@@ -143,9 +146,9 @@ def inject(lab: Lab, stop: threading.Event, log: list):
                 if not lab.alive(role, s):
                     lab.chaos("start", role, s)
         lab.wait_whole(timeout=90)
-        log.append({"fault": name, "detail": out, "seconds": round(time.monotonic() - t, 1)})
+        log.append({"fault": name, "detail": out, "start": t, "end": time.monotonic()})
         i += 1
-        stop.wait(2.0)
+        stop.wait(CALM_S)
 
 
 def rss_mb(pid: int) -> float | None:
@@ -159,8 +162,8 @@ def rss_mb(pid: int) -> float | None:
 
 
 def sample_memory(lab: Lab, stop: threading.Event, samples: dict):
-    """Every second, each histo process's RSS, keyed by role and server
-    (a restarted process continues its key's series)."""
+    """Every second, each histo process's RSS, keyed by role, server and
+    pid (a restarted process starts a series of its own)."""
     while not stop.wait(1.0):
         for s in SERVERS:
             for role in ("master", "worker"):
@@ -172,7 +175,7 @@ def sample_memory(lab: Lab, stop: threading.Event, samples: dict):
                     continue
                 mb = rss_mb(pid)
                 if mb is not None:
-                    samples.setdefault(f"{role}-{s}", []).append((time.monotonic(), mb))
+                    samples.setdefault(f"{role}-{s} pid {pid}", []).append((time.monotonic(), mb))
 
 
 def run(lab: Lab, cases: list[Case], seconds: float, clients: int = 3) -> dict:
@@ -190,7 +193,10 @@ def run(lab: Lab, cases: list[Case], seconds: float, clients: int = 3) -> dict:
         t.join(timeout=120)
     injector.join(timeout=180)
     elapsed = time.monotonic() - start
-    lat = sorted(tally.latencies)
+    # Jobs that started while a fault was on (or up to 2 s before it) apart
+    # from the rest: what a fault costs shows as the difference.
+    disturbed = [(a["start"] - 2.0, a["end"]) for a in faults]
+    calm = [d for t, d in tally.latencies if not any(a <= t <= b for a, b in disturbed)]
     return {
         "seconds": round(elapsed, 1),
         "clients": clients,
@@ -200,20 +206,37 @@ def run(lab: Lab, cases: list[Case], seconds: float, clients: int = 3) -> dict:
         "lost": tally.lost,
         "retried_requests": tally.retries,
         "answers": {str(k): v for k, v in sorted(tally.statuses.items(), key=str)},
-        "latency_s": {"p50": lat[len(lat) // 2], "p99": lat[int(len(lat) * 0.99)], "max": lat[-1]} if lat else {},
-        "faults": faults,
-        "memory_mb": {k: memory_summary(v) for k, v in sorted(memory.items())},
+        "latency_s": percentiles([d for _, d in tally.latencies]),
+        "latency_s_no_fault": percentiles(calm),
+        "faults": [{"fault": a["fault"], "detail": a["detail"], "at_s": round(a["start"] - start, 1),
+                    "seconds": round(a["end"] - a["start"], 1)} for a in faults],
+        "memory_mb": {k: memory_summary(v, start) for k, v in sorted(memory.items())},
     }
 
 
-def memory_summary(series) -> dict:
-    """First, last and peak RSS, and the peaks of the first and last thirds
-    (growth shows as a last third above the first)."""
+def percentiles(values) -> dict:
+    values = sorted(values)
+    if not values:
+        return {}
+    at = lambda q: round(values[min(len(values) - 1, int(len(values) * q))], 3)  # noqa: E731
+    return {"jobs": len(values), "p50": at(0.5), "p99": at(0.99), "max": round(values[-1], 3)}
+
+
+def memory_summary(series, start) -> dict:
+    """When the process was seen, its first, last and peak RSS, and the
+    peaks of the first and last thirds (growth shows as a last third above
+    the first)."""
     values = [mb for _, mb in series]
     third = max(1, len(values) // 3)
+    minutes = {}
+    for t, mb in series:
+        minute = int((t - start) // 60)
+        minutes[minute] = max(minutes.get(minute, 0), round(mb))
     return {
+        "from_s": round(series[0][0] - start), "to_s": round(series[-1][0] - start),
         "first": round(values[0]), "last": round(values[-1]), "peak": round(max(values)),
         "peak_first_third": round(max(values[:third])), "peak_last_third": round(max(values[-third:])),
+        "peak_each_minute": [minutes[m] for m in sorted(minutes)],
     }
 
 

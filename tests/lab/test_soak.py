@@ -12,6 +12,6 @@ def test_soak_loses_and_corrupts_nothing(lab, histo_bin, tmp_path):
     assert not report["wrong"], report["wrong"]
     assert not report["lost"], report["lost"]
     assert report["correct"] == report["jobs"]
-    assert len(report["faults"]) >= 4, report["faults"]
+    assert len(report["faults"]) >= 3, report["faults"]
     for process, mb in report["memory_mb"].items():
         assert mb["peak"] < 512, f"{process} peaked at {mb['peak']} MB"
