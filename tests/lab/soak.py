@@ -208,6 +208,11 @@ def run(lab: Lab, cases: list[Case], seconds: float, clients: int = 3) -> dict:
         "answers": {str(k): v for k, v in sorted(tally.statuses.items(), key=str)},
         "latency_s": percentiles([d for _, d in tally.latencies]),
         "latency_s_no_fault": percentiles(calm),
+        "latency_s_by_fault": {
+            name: percentiles([d for t, d in tally.latencies
+                               if any(f["fault"] == name and f["start"] - 2.0 <= t <= f["end"] for f in faults)])
+            for name, *_ in FAULTS
+        },
         "faults": [{"fault": a["fault"], "detail": a["detail"], "at_s": round(a["start"] - start, 1),
                     "seconds": round(a["end"] - a["start"], 1)} for a in faults],
         "memory_mb": {k: memory_summary(v, start) for k, v in sorted(memory.items())},
