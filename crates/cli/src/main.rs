@@ -17,6 +17,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+// Jobs allocate and free buffers of many megabytes on many threads. Under
+// sustained load glibc's per-thread arenas let the resident size creep up
+// (226 to 315 MB in two minutes); mimalloc's stays level (docs/RELIABILITY.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Histogram equalization, locally or across a cluster.
 #[derive(Parser)]
 #[command(name = "histo", version, about, long_about = None, propagate_version = true)]
