@@ -7,9 +7,10 @@ For each image size and concurrency level it runs `wrk` against one server
 and then the other (the order alternates from level to level), with
 scripts/loadtest/upload.lua POSTing the same PNG to both. It reports good
 answers (200 and a PNG body) per second, wrk's p50/p99 latency, every
-other status or socket error, and the peak RSS of the server (sampled
-every 100 ms; gunicorn: master + workers). Then one soak run per server,
-RSS sampled every second, shows whether memory grows.
+other status or socket error, the peak RSS of the server (sampled every
+100 ms; gunicorn: master + workers), and the CPU time the server, wrk and
+the rest of the machine used. One level (by default 4 MP at 32 clients)
+runs longer and its RSS at each second shows whether memory grows.
 
 Before measuring, one upload of each image to each server checks that
 both answer a PNG with the same pixels (within ±1, the documented
@@ -149,15 +150,15 @@ class Server:
 class Histo(Server):
     name = "histo"
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, extra: list[str]):
         super().__init__()
-        self.workers = workers
+        self.workers, self.extra = workers, extra
 
     def start(self):
         env = {k: v for k, v in os.environ.items() if not k.startswith("HISTO_")}
         env.update(HISTO_TOKEN=TOKEN, HISTO_LOG="warn")
-        args = [str(HISTO), "serve", "--listen", "127.0.0.1:0", "--workers", str(self.workers)]
-        self.command = " ".join(args[:2] + ["--workers", str(self.workers)])
+        args = [str(HISTO), "serve", "--listen", "127.0.0.1:0", "--workers", str(self.workers), *self.extra]
+        self.command = " ".join(["histo serve", "--workers", str(self.workers), *self.extra])
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True,
                                      preexec_fn=die_with_parent)
         deadline = time.monotonic() + 30
@@ -296,27 +297,22 @@ def settle(server: Server, limit: float = 120.0):
 
 
 def measure(server: Server, body_path: Path, clients: int, seconds: int) -> dict:
-    settle(server)
-    with Sampler(server, 0.1) as sampler:
-        result = wrk(server, body_path, clients, seconds)
-    result["peak_rss"] = sampler.peak()
-    result["rps"] = result["good"] / (result["duration_us"] / 1e6)
-    result["bad"] = result["requests"] - result["good"] + sum(
-        result["errors"][k] for k in ("connect", "read", "write", "timeout"))
-    return result
-
-
-def soak(server: Server, body_path: Path, clients: int, seconds: int) -> dict:
+    """One run: wrk's figures, the peak RSS (100 ms samples), the RSS at each
+    whole second, and the idle RSS before and after."""
     settle(server)
     server.refresh_pids()
     idle_before = server.rss()
-    with Sampler(server, 1.0) as sampler:
+    with Sampler(server, 0.1) as sampler:
         result = wrk(server, body_path, clients, seconds)
     settle(server)
     server.refresh_pids()
-    rss = [r for t, r in sampler.samples if 0.5 < t <= seconds + 0.5]
-    result.update(idle_before=idle_before, idle_after=server.rss(), series=rss,
-                  rps=result["good"] / (result["duration_us"] / 1e6))
+    samples = sampler.samples
+    series = [min(samples, key=lambda sample: abs(sample[0] - k))[1] for k in range(1, seconds + 1)] if samples else []
+    result.update(
+        peak_rss=sampler.peak(), series=series, idle_before=idle_before, idle_after=server.rss(),
+        rps=result["good"] / (result["duration_us"] / 1e6),
+        bad=result["requests"] - result["good"] + sum(result["errors"][k] for k in ("connect", "read", "write",
+                                                                                      "timeout")))
     return result
 
 
@@ -357,115 +353,128 @@ def check_same_work(servers: list[Server], images: dict[str, bytes]) -> list[str
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--venv", type=Path, required=True, help="the venv with flask, gunicorn and OpenCV")
+    ap.add_argument("--venv", type=Path, help="the venv with flask, gunicorn and OpenCV")
+    ap.add_argument("--report", type=Path, metavar="JSON", help="only print the tables of a saved --json")
     ap.add_argument("--sizes", default="512,2048", help="image sides in pixels (square RGB PNGs)")
     ap.add_argument("--concurrency", default="1,8,32")
-    ap.add_argument("--seconds", type=int, default=10, help="per server and level")
-    ap.add_argument("--soak-seconds", type=int, default=60, help="0: no soak run")
-    ap.add_argument("--soak-size", type=int, default=2048)
-    ap.add_argument("--soak-concurrency", type=int, default=32)
+    ap.add_argument("--seconds", default="15,30",
+                    help="run length per server and level, one per size: several times the latency, or the "
+                         "run counts only the first answers and cuts p99 at its own length")
+    ap.add_argument("--soak", default="2048,32,60",
+                    help="SIDE,CLIENTS,SECONDS of the memory run (its row replaces that level's); '' for none")
     ap.add_argument("--workers", type=int, default=CPUS, help="histo workers and gunicorn workers")
+    ap.add_argument("--histo-arg", action="append", default=[], help="one more `histo serve` argument")
     ap.add_argument("--json", type=Path, help="also write every measurement here")
     args = ap.parse_args()
+    if args.report:
+        return report(json.loads(args.report.read_text()))
+    if not args.venv:
+        ap.error("--venv is required")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     sizes = [int(s) for s in args.sizes.split(",")]
     levels = [int(c) for c in args.concurrency.split(",")]
-    histo, flask = Histo(args.workers), Flask(args.venv, args.workers)
+    seconds = [int(s) for s in args.seconds.split(",")]
+    seconds = dict(zip(sizes, seconds + seconds[-1:] * (len(sizes) - len(seconds))))
+    soak = tuple(int(v) for v in args.soak.split(",")) if args.soak else None
+    runs = [(side, clients, seconds[side]) for side in sizes for clients in levels]
+    if soak:
+        side, clients, secs = soak
+        runs = [r for r in runs if r[:2] != (side, clients)] + [soak]
+        seconds.setdefault(side, secs)
+    histo, flask = Histo(args.workers, args.histo_arg), Flask(args.venv, args.workers)
     servers = [histo, flask]
-    record = {"levels": [], "soak": {}}
+    record = {"runs": []}
     with tempfile.TemporaryDirectory(prefix="bench-flask-") as tmp:
         try:
             for s in servers:
                 s.start()
                 log(f"{s.name}: {s.url} (pids {s.pids})")
             images, paths = {}, {}
-            for side in sizes + ([args.soak_size] if args.soak_seconds else []):
-                label = f"{side}×{side}"
-                if label not in images:
-                    images[label] = low_contrast_png(side)
-                    paths[side] = Path(tmp) / f"{side}.png"
-                    paths[side].write_bytes(images[label])
+            for side in seconds:
+                images[f"{side}×{side}"] = low_contrast_png(side)
+                paths[side] = Path(tmp) / f"{side}.png"
+                paths[side].write_bytes(images[f"{side}×{side}"])
             notes = check_same_work(servers, images)
             for note in notes:
                 log(note)
             idle = {s.name: (s.rss(), s.pss()) for s in servers}
             load_before = os.getloadavg()
 
-            rows = []
-            turn = 0
-            for side in sizes:
-                for s in servers:  # warm-up, not reported
-                    measure(s, paths[side], 2, 2)
-                for clients in levels:
-                    order = servers if turn % 2 == 0 else servers[::-1]
-                    turn += 1
-                    results = {}
-                    for s in order:
-                        log(f"{side}×{side} c={clients} {s.name} ...")
-                        results[s.name] = r = measure(s, paths[side], clients, args.seconds)
-                        log(f"  {r['rps']:.1f}/s p50 {ms(r['p50_us'])} ms p99 {ms(r['p99_us'])} ms "
-                            f"rss {mb(r['peak_rss'])} MB bad {r['bad']} statuses {r['statuses']}")
-                    rows.append((side, clients, results))
-                    record["levels"].append({"side": side, "clients": clients, **results})
-
-            soaks = {}
-            if args.soak_seconds:
-                for s in servers:
-                    log(f"soak {args.soak_size}×{args.soak_size} c={args.soak_concurrency} "
-                        f"{args.soak_seconds} s {s.name} ...")
-                    soaks[s.name] = soak(s, paths[args.soak_size], args.soak_concurrency, args.soak_seconds)
-                record["soak"] = soaks
+            warm = set()
+            for turn, (side, clients, secs) in enumerate(runs):
+                if side not in warm:
+                    warm.add(side)
+                    for s in servers:  # warm-up, not reported
+                        measure(s, paths[side], 2, 3)
+                results = {}
+                for s in servers if turn % 2 == 0 else servers[::-1]:
+                    log(f"{side}×{side} c={clients} {secs} s {s.name} ...")
+                    results[s.name] = r = measure(s, paths[side], clients, secs)
+                    log(f"  {r['rps']:.2f}/s p50 {ms(r['p50_us'])} ms p99 {ms(r['p99_us'])} ms "
+                        f"rss {mb(r['peak_rss'])} MB bad {r['bad']} statuses {r['statuses']}")
+                record["runs"].append({"side": side, "clients": clients, "seconds": secs, **results})
             load_after = os.getloadavg()
         finally:
             for s in servers:
                 s.stop()
 
+    record.update(commands=[histo.command, flask.command], notes=notes, idle=idle, load=[load_before[0], load_after[0]],
+                  soak=list(soak) if soak else None)
     if args.json:
         args.json.write_text(json.dumps(record, indent=1))
+    report(record)
 
-    # The report, in Markdown.
+
+def report(record: dict):
+    """Prints the Markdown tables of docs/BENCHMARKS.md."""
+    rows = sorted(((r["side"], r["clients"], r["seconds"], r) for r in record["runs"]), key=lambda r: r[:2])
+    notes, idle, soak = record["notes"], record["idle"], record["soak"]
     p = print
-    p(f"{CPUS} cores; `{histo.command}` (default admission) and `{flask.command}` "
-      f"(scripts/loadtest/flask_app.py); wrk on the same machine, {args.seconds} s per server and level, "
-      f"servers alternating. Load average before {load_before[0]:.2f}, after {load_after[0]:.2f}.\n")
+    p(f"{CPUS} cores; `{record['commands'][0]}` and `{record['commands'][1]}` (scripts/loadtest/flask_app.py); "
+      f"wrk on the same machine; servers alternating. Load average before {record['load'][0]:.2f}, "
+      f"after {record['load'][1]:.2f}.\n")
     for note in notes:
         p(f"- {note}")
     p("- idle: " + "; ".join(f"{n} RSS {mb(r)} MB (PSS {mb(q)} MB)" for n, (r, q) in idle.items()))
     p()
-    p("| image | clients | server | req/s | p50 ms | p99 ms | peak RSS MB | non-200/errors | histo/flask req/s | histo/flask p99 |")
-    p("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
-    for side, clients, results in rows:
+    p("| image | clients | s | server | req/s | p50 ms | p99 ms | peak RSS MB | non-200/errors "
+      "| histo/flask req/s | histo/flask p99 |")
+    p("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    for side, clients, secs, results in rows:
         h, f = results["histo"], results["flask"]
         for name in ("histo", "flask"):
             r = results[name]
             ratio = (f"**{h['rps'] / f['rps']:.2f}x**" if f["rps"] else "inf") if name == "histo" else ""
             p99 = f"{h['p99_us'] / f['p99_us']:.2f}" if name == "histo" and f["p99_us"] else ""
-            p(f"| {side}×{side} | {clients} | {name} | {r['rps']:.1f} | {ms(r['p50_us'])} | {ms(r['p99_us'])} "
-              f"| {mb(r['peak_rss'])} | {r['bad']} | {ratio} | {p99} |")
+            p(f"| {side}×{side} | {clients} | {secs} | {name} | {r['rps']:.{2 if r['rps'] < 10 else 1}f} "
+              f"| {ms(r['p50_us'])} | {ms(r['p99_us'])} | {mb(r['peak_rss'])} | {r['bad']} | {ratio} | {p99} |")
     p()
-    p("CPU seconds per good answer (server; wrk) and other load on the machine during each run (cores busy "
-      "with neither):\n")
-    p("| image | clients | server | server CPU ms/req | wrk CPU ms/req | other load (cores) |")
-    p("|---|---:|---|---:|---:|---:|")
-    for side, clients, results in rows:
+    p("CPU per good answer (server; wrk), the cores the server had on average, and the other load on the "
+      "machine (cores busy with neither):\n")
+    p("| image | clients | server | server CPU ms/req | wrk CPU ms/req | server cores | other load (cores) |")
+    p("|---|---:|---|---:|---:|---:|---:|")
+    for side, clients, secs, results in rows:
         for name in ("histo", "flask"):
             r = results[name]
             n = max(r["good"], 1)
             p(f"| {side}×{side} | {clients} | {name} | {r['server_cpu'] / n * 1000:.0f} "
-              f"| {r['client_cpu'] / n * 1000:.1f} | {max(r['other_cpu'], 0) / r['wall']:.2f} |")
-    if soaks:
+              f"| {r['client_cpu'] / n * 1000:.1f} | {r['server_cpu'] / r['wall']:.2f} "
+              f"| {max(r['other_cpu'], 0) / r['wall']:.2f} |")
+    if soak:
+        side, clients, secs = soak
+        results = next(r for sd, c, _, r in rows if (sd, c) == (side, clients))
         p()
-        p(f"Memory over {args.soak_seconds} s at {args.soak_concurrency} clients, "
-          f"{args.soak_size}×{args.soak_size} (RSS sampled every second, MB):\n")
-        p("| server | req/s | p99 ms | idle before | first second | last second | max | idle after | non-200/errors |")
-        p("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for name, r in soaks.items():
+        p(f"Memory over the {secs} s run at {clients} clients, {side}×{side} (RSS at each second, MB):\n")
+        p("| server | idle before | 1st second | last second | max (100 ms samples) | idle after |")
+        p("|---|---:|---:|---:|---:|---:|")
+        for name in ("histo", "flask"):
+            r = results[name]
             series = r["series"] or [0]
-            bad = r["requests"] - r["good"] + sum(r["errors"][k] for k in ("connect", "read", "write", "timeout"))
-            p(f"| {name} | {r['rps']:.1f} | {ms(r['p99_us'])} | {mb(r['idle_before'])} | {mb(series[0])} "
-              f"| {mb(series[-1])} | {mb(max(series))} | {mb(r['idle_after'])} | {bad} |")
-
+            p(f"| {name} | {mb(r['idle_before'])} | {mb(series[0])} | {mb(series[-1])} | {mb(r['peak_rss'])} "
+              f"| {mb(r['idle_after'])} |")
+        for name in ("histo", "flask"):
+            p(f"\n{name}, every second: " + " ".join(mb(v) for v in results[name]["series"]))
 
 if __name__ == "__main__":
     main()
