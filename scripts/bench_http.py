@@ -5,7 +5,8 @@ image size and concurrency level, keeps that many uploads in flight for a
 fixed time (one persistent HTTP connection per client thread) and reports
 jobs per second, input megapixels per second, and latency percentiles.
 Every answer is checked (200 and a PNG); any other status is counted.
-The client runs on the same machine as the server and shares its cores."""
+The client runs on the same machine as the server and shares its cores;
+for the figures of docs/BENCHMARKS.md use scripts/bench-flask (wrk)."""
 
 import argparse
 import io

@@ -294,6 +294,9 @@ impl Cluster {
         let id = JobId::new();
         let inner = &self.inner;
         inner.jobs.put(JobRecord::new(id.clone(), &inner.id, input.len() as u64));
+        // Dropped before the end (the client went away), the job still
+        // frees what it holds; see `Abandoned`.
+        let abandoned = Abandoned { inner: Some(inner.clone()), id: id.clone() };
         let result = match self.admit().await {
             Ok(permit) => {
                 inner.jobs.update(&id, |r| r.state = JobState::Running);
@@ -305,6 +308,7 @@ impl Cluster {
             }
             Err(e) => Err(e),
         };
+        abandoned.finished();
         match &result {
             Ok(_) => {
                 inner.jobs.update(&id, |r| r.state = JobState::Done);
@@ -333,13 +337,54 @@ impl Cluster {
             return Ok(p);
         }
         let waiting = inner.waiting.fetch_add(1, Ordering::SeqCst);
+        // Counted out on every path, including this future being dropped
+        // while it waits (a client that gives up): otherwise each such
+        // client would take a queue place for good.
+        let _counted = Waiting(&inner.waiting);
         if waiting >= inner.admission.max_waiting {
-            inner.waiting.fetch_sub(1, Ordering::SeqCst);
             return Err(RunError::Overloaded { running: inner.admission.max_running, waiting });
         }
-        let permit = inner.running.clone().acquire_owned().await.expect("semaphore is never closed");
-        inner.waiting.fetch_sub(1, Ordering::SeqCst);
-        Ok(permit)
+        Ok(inner.running.clone().acquire_owned().await.expect("semaphore is never closed"))
+    }
+}
+
+/// One place in the admission queue, given back when dropped.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A job whose future may be dropped before it ends (the HTTP client
+/// disconnected). If it is, the workers are told to drop the strips they
+/// hold for it, as they are when a job ends, and the job's record says so;
+/// otherwise those strips would stay until the workers' memory bound
+/// pushed them out.
+struct Abandoned {
+    inner: Option<Arc<Inner>>,
+    id: JobId,
+}
+
+impl Abandoned {
+    /// The job ran to its end (success or error): nothing to clean up.
+    fn finished(mut self) {
+        self.inner = None;
+    }
+}
+
+impl Drop for Abandoned {
+    fn drop(&mut self) {
+        let Some(inner) = self.inner.take() else { return };
+        inner.jobs.update(&self.id, |r| {
+            r.state = JobState::Failed;
+            r.error = Some("cancelled: the client went away".into());
+        });
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let id = self.id.clone();
+            runtime.spawn(async move { inner.release(&id).await });
+        }
     }
 }
 
@@ -590,4 +635,60 @@ fn concat<T: Clone>(applied: Vec<Applied>, samples: impl Fn(Pixels) -> Option<Ve
         out.extend(samples(p).ok_or_else(|| failed("a worker returned samples of another depth"))?);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use histo_core::Layout;
+
+    use super::*;
+    use crate::worker::WorkerCore;
+
+    #[tokio::test]
+    async fn a_client_that_gives_up_while_queued_gives_its_place_back() {
+        let cluster = Cluster::embedded(1, Admission { max_running: 1, max_waiting: 1 }, EventBus::new()).unwrap();
+        let running = cluster.admit().await.unwrap();
+        for _ in 0..3 {
+            // Waits for the slot, then is dropped, as when its client disconnects.
+            assert!(tokio::time::timeout(Duration::from_millis(20), cluster.admit()).await.is_err());
+            assert_eq!(cluster.snapshot().jobs_waiting, 0);
+        }
+        // The one queue place is still there: a caller waits, it is not refused.
+        assert!(tokio::time::timeout(Duration::from_millis(20), cluster.admit()).await.is_err());
+        drop(running);
+        assert!(cluster.admit().await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_job_releases_the_strips_its_workers_hold() {
+        // Apply waits long after map, so the job is dropped while its strip is held.
+        let core = Arc::new(WorkerCore::new("slow", 1, 1 << 30).with_task_delay(Duration::from_millis(300)));
+        let coordinator = Arc::new(Embedded::with_cores("master-test", vec![core.clone()]));
+        let cluster = Cluster::with("master-test".into(), coordinator, None, Admission::default(), EventBus::new());
+        let image =
+            Image::new(64, 64, Layout::Gray, Pixels::U8((0..64 * 64).map(|i| (i % 97) as u8).collect())).unwrap();
+        let mut png = std::io::Cursor::new(Vec::new());
+        histo_codec::encode(&image, Format::Png, &png::Settings::default(), &mut png).unwrap();
+        let spec = JobSpec { limits: Limits::CLI, ..Default::default() };
+
+        let job = tokio::spawn({
+            let cluster = cluster.clone();
+            async move { cluster.run(png.into_inner(), spec).await }
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while core.held_bytes() == 0 {
+            assert!(Instant::now() < deadline, "map never finished");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        job.abort(); // the client went away during apply's delay
+        assert!(job.await.unwrap_err().is_cancelled());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while core.held_bytes() != 0 {
+            assert!(Instant::now() < deadline, "the strip is still held");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        assert_eq!(cluster.snapshot().jobs_running, 0);
+    }
 }

@@ -20,16 +20,23 @@ pub struct Embedded {
 impl Embedded {
     /// A cluster of `workers` in-process workers with one slot each.
     pub fn new(master_id: &str, workers: usize) -> Self {
+        let cores = (0..workers.max(1))
+            .map(|i| Arc::new(WorkerCore::new(format!("embedded-{i}"), 1, DEFAULT_HELD_BYTES)))
+            .collect();
+        Embedded::with_cores(master_id, cores)
+    }
+
+    /// A cluster of these in-process workers.
+    pub(crate) fn with_cores(master_id: &str, cores: Vec<Arc<WorkerCore>>) -> Self {
         let started = now();
         let version = env!("CARGO_PKG_VERSION").to_owned();
-        let workers = (0..workers.max(1))
-            .map(|i| {
-                let id = format!("embedded-{i}");
-                let core = Arc::new(WorkerCore::new(id.clone(), 1, DEFAULT_HELD_BYTES));
+        let workers = cores
+            .into_iter()
+            .map(|core| {
                 let info = WorkerInfo {
-                    id,
+                    id: core.id().to_owned(),
                     address: "in-process".into(),
-                    slots: 1,
+                    slots: core.slots(),
                     busy: 0,
                     version: version.clone(),
                     started: started.clone(),
