@@ -3,63 +3,13 @@
 coordinator state, then live job progress and security events, which only
 authenticated clients receive."""
 
-import threading
 import time
 
 import requests
-import socketio
 
-from server_harness import ROOT, TOKEN, png
+from server_harness import ROOT, TOKEN, connect, is_ok, png
 
 PHASES = ["terraform", "tinkerbell", "ansible", "kubernetes", "argocd"]
-
-
-class Recorder:
-    """Collects every event of a client, with arrival times."""
-
-    def __init__(self):
-        self.events = []
-        self.lock = threading.Lock()
-        self.changed = threading.Condition(self.lock)
-
-    def handler(self, name):
-        def on(data):
-            with self.lock:
-                self.events.append((time.monotonic(), name, data))
-                self.changed.notify_all()
-
-        return on
-
-    def wait_for(self, predicate, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        with self.lock:
-            while True:
-                found = [e for e in self.events if predicate(e[1], e[2])]
-                if found:
-                    return found
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    names = [(n, d.get("message", d.get("phase"))) for _, n, d in self.events[-5:]]
-                    raise AssertionError(f"timed out; last events: {names}")
-                self.changed.wait(left)
-
-    def of(self, name):
-        with self.lock:
-            return [(t, d) for t, n, d in self.events if n == name]
-
-
-def connect(server, auth=None):
-    rec = Recorder()
-    client = socketio.Client(reconnection=False)
-    for name in ["deployment_log", "observability", "job_progress", "security"]:
-        client.on(name, rec.handler(name))
-    started = time.monotonic()
-    client.connect(server.url, auth=auth, transports=["websocket"], wait_timeout=10)
-    return client, rec, started
-
-
-def is_ok(name, data):
-    return name == "observability" and data["message"].endswith("Connection: OK")
 
 
 def upload(server, token=TOKEN, body=None):
