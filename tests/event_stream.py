@@ -37,7 +37,8 @@ class Recorder:
                     return found
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    names = [(n, d.get("message", d.get("phase"))) for _, n, d in self.events[-5:]]
+                    last = self.events[-5:]
+                    names = [(n, d.get("message", d.get("phase")) if isinstance(d, dict) else d) for _, n, d in last]
                     raise AssertionError(f"timed out; last events: {names}")
                 self.changed.wait(left)
 
@@ -53,6 +54,8 @@ def connect(url, auth=None):
     client = socketio.Client(reconnection=False)
     for name in EVENTS:
         client.on(name, rec.handler(name))
+    # Any other event too (python-socketio's catch-all handler).
+    client.on("*", lambda name, data=None: rec.handler(name)(data))
     started = time.monotonic()
     client.connect(url, auth=auth, transports=["websocket"], wait_timeout=10)
     return client, rec, started

@@ -1,12 +1,15 @@
-"""Helpers for tests/server: a real `histo serve` process on a free port,
-whose stdout and stderr go to files (so tests can check what it logged),
-and test images."""
+"""Helpers for tests/server and tests/hostile: a real `histo serve` process
+on a free port, whose stdout and stderr go to files (so tests can check
+what it logged), its Socket.IO client, and test images."""
 
 import os
 import pathlib
 import re
 import subprocess
 import time
+
+import event_stream
+from event_stream import is_ok  # noqa: F401 (re-exported for the suites)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 TOKEN = "pytest-token-7f3a9c0d2b5e4f61"
@@ -15,7 +18,7 @@ TOKEN = "pytest-token-7f3a9c0d2b5e4f61"
 class Server:
     """A running `histo serve`, with its base URL and output files."""
 
-    def __init__(self, histo_bin, tmp: pathlib.Path, env: dict, args=()):
+    def __init__(self, histo_bin, tmp: pathlib.Path, env: dict, args=(), cwd=None):
         self.stdout_path = tmp / "stdout.txt"
         self.stderr_path = tmp / "stderr.txt"
         self.proc = subprocess.Popen(
@@ -23,6 +26,7 @@ class Server:
             stdout=open(self.stdout_path, "wb"),
             stderr=open(self.stderr_path, "wb"),
             env=env,
+            cwd=cwd,
         )
         deadline = time.time() + 20
         while time.time() < deadline:
@@ -46,6 +50,18 @@ class Server:
 
     def output(self) -> str:
         return self.stdout_path.read_text() + self.stderr_path.read_text()
+
+    def memory_kib(self, field="VmHWM") -> int:
+        """A memory figure of the process from /proc (VmHWM: peak resident
+        set so far; VmRSS: now), in KiB."""
+        status = pathlib.Path(f"/proc/{self.proc.pid}/status").read_text()
+        return int(re.search(rf"^{field}:\s+(\d+) kB", status, re.M).group(1))
+
+
+def connect(server, auth=None):
+    """A Socket.IO client of `server` (tests/event_stream.py), the
+    Recorder of its events, and when it connected."""
+    return event_stream.connect(server.url, auth)
 
 
 def server_env(**extra):

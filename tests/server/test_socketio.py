@@ -5,17 +5,11 @@ authenticated clients receive."""
 
 import time
 
-import event_stream
 import requests
-from event_stream import is_ok
 
-from server_harness import ROOT, TOKEN, png
+from server_harness import ROOT, TOKEN, connect, is_ok, png
 
 PHASES = ["terraform", "tinkerbell", "ansible", "kubernetes", "argocd"]
-
-
-def connect(server, auth=None):
-    return event_stream.connect(server.url, auth)
 
 
 def upload(server, token=TOKEN, body=None):

@@ -91,8 +91,43 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<(Image, Format), DecodeEr
     // The header alone first: a bomb is refused before any pixel is decoded.
     let (width, height) = reader().into_dimensions().map_err(fail)?;
     check_dimensions(width, height, limits)?;
+    // The JPEG decoder is lenient, as browsers are: it fills what a file
+    // lacks with gray. A file cut short is refused instead of equalized.
+    if format == Format::Jpeg && !jpeg_is_complete(bytes) {
+        return Err(DecodeError::Corrupt { format, reason: "truncated: no end-of-image marker after the scan".into() });
+    }
     let decoded = reader().decode().map_err(fail)?;
     Ok((from_dynamic(decoded), format))
+}
+
+/// Whether a JPEG has an end-of-image marker (`FF D9`) after its first
+/// start-of-scan: the markers before the scan are walked by their lengths
+/// (an embedded thumbnail's own `FF D9` does not count); in entropy-coded
+/// data a 0xFF byte is always followed by 0x00 or a restart marker, so the
+/// first `FF D9` after the scan starts is a marker.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let mut at = 2; // after SOI
+    loop {
+        // Fill bytes (0xFF) may precede a marker.
+        while bytes.get(at) == Some(&0xFF) && bytes.get(at + 1) == Some(&0xFF) {
+            at += 1;
+        }
+        let (Some(0xFF), Some(&marker)) = (bytes.get(at), bytes.get(at + 1)) else { return false };
+        at += 2;
+        match marker {
+            // Markers without a length.
+            0x01 | 0xD0..=0xD7 => continue,
+            0xD9 => return false, // EOI before any scan
+            _ => {}
+        }
+        let Some(len) = bytes.get(at..at + 2).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]]))) else {
+            return false;
+        };
+        at += len;
+        if marker == 0xDA {
+            return bytes.get(at..).is_some_and(|scan| scan.windows(2).any(|w| w == [0xFF, 0xD9]));
+        }
+    }
 }
 
 fn check_dimensions(width: u32, height: u32, limits: &Limits) -> Result<(), DecodeError> {
@@ -159,6 +194,25 @@ mod tests {
     fn truncated_png_is_corrupt() {
         let err = decode(&png_header(4, 4), &Limits::CLI).unwrap_err();
         assert!(matches!(err, DecodeError::Corrupt { format: Format::Png, .. }), "{err}");
+    }
+
+    #[test]
+    fn a_jpeg_cut_short_is_corrupt_and_a_whole_one_decodes() {
+        let pixels = (0..32 * 24 * 3).map(|i| (i * 7 % 251) as u8).collect();
+        let image = Image::new(32, 24, Layout::Rgb, Pixels::U8(pixels)).unwrap();
+        let mut jpeg = Cursor::new(Vec::new());
+        crate::encode(&image, Format::Jpeg, &Default::default(), &mut jpeg).unwrap();
+        let jpeg = jpeg.into_inner();
+        assert!(jpeg_is_complete(&jpeg));
+        assert_eq!(decode(&jpeg, &Limits::CLI).unwrap().0.width(), 32);
+        // Trailing bytes after the end are fine (cameras append data).
+        let mut trailing = jpeg.clone();
+        trailing.extend_from_slice(b"trailing data");
+        assert!(decode(&trailing, &Limits::CLI).is_ok());
+        for cut in [jpeg.len() - 2, jpeg.len() * 2 / 3, 200, 4] {
+            let err = decode(&jpeg[..cut], &Limits::CLI).unwrap_err();
+            assert!(matches!(err, DecodeError::Corrupt { format: Format::Jpeg, .. }), "cut at {cut}: {err}");
+        }
     }
 
     #[test]

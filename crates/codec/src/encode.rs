@@ -6,7 +6,7 @@
 
 use std::io::{self, Seek, Write};
 
-use histo_core::{Image, Layout, Pixels};
+use histo_core::{Depth, Image, Layout, Pixels};
 use image::{DynamicImage, ImageBuffer};
 
 use crate::format::Format;
@@ -70,6 +70,11 @@ fn to_dynamic(image: &Image, format: Format) -> DynamicImage {
     };
     let gray = !image.layout().is_color();
     match format {
+        // The TIFF encoder has no gray+alpha: RGBA of the same depth.
+        Format::Tiff if image.layout() == Layout::GrayAlpha => match image.depth() {
+            Depth::U8 => DynamicImage::ImageRgba8(dynamic.into_rgba8()),
+            Depth::U16 => DynamicImage::ImageRgba16(dynamic.into_rgba16()),
+        },
         Format::Png | Format::Tiff => dynamic,
         Format::Jpeg if gray => DynamicImage::ImageLuma8(dynamic.into_luma8()),
         Format::Jpeg => DynamicImage::ImageRgb8(dynamic.into_rgb8()),
@@ -85,6 +90,26 @@ fn to_dynamic(image: &Image, format: Format) -> DynamicImage {
 mod tests {
     use super::*;
     use crate::{Limits, decode};
+
+    #[test]
+    fn every_layout_and_depth_encodes_in_every_format() {
+        // Found by the fuzz target: TIFF refused gray+alpha.
+        for layout in [Layout::Gray, Layout::GrayAlpha, Layout::Rgb, Layout::Rgba] {
+            let n = 5 * 3 * layout.channels();
+            for pixels in
+                [Pixels::U8((0..n).map(|i| i as u8).collect()), Pixels::U16((0..n).map(|i| i as u16 * 999).collect())]
+            {
+                let img = Image::new(5, 3, layout, pixels).unwrap();
+                for format in Format::ALL {
+                    let mut out = io::Cursor::new(Vec::new());
+                    encode(&img, format, &png::Settings::default(), &mut out)
+                        .unwrap_or_else(|e| panic!("{layout:?} {:?} as {format}: {e}", img.depth()));
+                    let (back, _) = decode(out.get_ref(), &Limits::CLI).unwrap();
+                    assert_eq!((back.width(), back.height()), (5, 3));
+                }
+            }
+        }
+    }
 
     #[test]
     fn every_format_round_trips_through_the_decoder() {

@@ -169,7 +169,31 @@ pub enum OptionError {
     /// Bad tile grid.
     #[error("invalid tile grid '{0}' (expected COLSxROWS, each 1 to 256, e.g. 8x8)")]
     Tiles(String),
+    /// A tile grid too fine for the image: its tables would outweigh it.
+    #[error(
+        "a {tiles_x}x{tiles_y} tile grid is too fine for a {width}x{height} image: \
+         past {MAX_FREE_TILES} tiles, each needs at least {levels} pixels"
+    )]
+    TilesTooFine {
+        /// Tile columns.
+        tiles_x: u32,
+        /// Tile rows.
+        tiles_y: u32,
+        /// Image width.
+        width: u32,
+        /// Image height.
+        height: u32,
+        /// Levels of the image's depth (a tile's histogram bins).
+        levels: usize,
+    },
 }
+
+/// Tiles a CLAHE grid may always have (8x8, the default). A finer grid
+/// needs as many pixels per tile as a histogram has bins (256, or 65536
+/// for 16-bit), so that the per-tile tables never outweigh the image: a
+/// 16x16 image asking for 256x256 tiles of 16-bit levels would otherwise
+/// need 32 GiB of histograms.
+pub const MAX_FREE_TILES: u64 = 64;
 
 /// A strip that does not fit the plan.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -301,6 +325,15 @@ impl Plan {
             Method::Global => None,
             Method::Clahe(p) => {
                 p.validate()?;
+                let tiles = u64::from(p.tiles_x) * u64::from(p.tiles_y);
+                let levels = match depth {
+                    Depth::U8 => u8::LEVELS,
+                    Depth::U16 => u16::LEVELS,
+                };
+                if tiles > MAX_FREE_TILES && tiles * levels as u64 > u64::from(width) * u64::from(height) {
+                    let (tiles_x, tiles_y) = (p.tiles_x, p.tiles_y);
+                    return Err(OptionError::TilesTooFine { tiles_x, tiles_y, width, height, levels });
+                }
                 (width > 0 && height > 0).then(|| {
                     let grid = Grid::new(width, height, p.tiles_x, p.tiles_y);
                     let columns = grid.columns();
@@ -546,5 +579,31 @@ impl Plan {
             Target::Luma => pixels.for_each(|(px, v)| *v = color::luma(px[0], px[1], px[2])),
             Target::Gray | Target::Channels => pixels.for_each(|(px, v)| *v = px[plane]),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clahe(tiles_x: u32, tiles_y: u32) -> Options {
+        Options { mode: Mode::Auto, method: Method::Clahe(ClaheParams { clip_limit: 2.0, tiles_x, tiles_y }) }
+    }
+
+    #[test]
+    fn a_tile_grid_too_fine_for_the_image_is_refused() {
+        // Up to 8x8 tiles always, as OpenCV pads tiny images.
+        assert!(Plan::new(3, 2, Layout::Gray, Depth::U16, clahe(8, 8)).is_ok());
+        // Past that, a tile needs as many pixels as its histogram has bins.
+        assert!(Plan::new(16, 16, Layout::Gray, Depth::U8, clahe(256, 256)).is_err());
+        assert!(Plan::new(16, 16, Layout::Gray, Depth::U16, clahe(16, 16)).is_err());
+        assert!(Plan::new(160, 160, Layout::Gray, Depth::U8, clahe(10, 10)).is_ok());
+        assert!(Plan::new(160, 159, Layout::Gray, Depth::U8, clahe(10, 10)).is_err());
+        let err = Plan::new(16, 16, Layout::Rgb, Depth::U8, clahe(9, 9)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "a 9x9 tile grid is too fine for a 16x16 image: past 64 tiles, each needs at least 256 pixels"
+        );
+        assert!(Plan::new(4096, 4096, Layout::Gray, Depth::U16, clahe(16, 16)).is_ok());
     }
 }

@@ -78,9 +78,16 @@ impl fmt::Debug for Token {
     }
 }
 
-/// The bearer token of a request, if it has one.
+/// The bearer token of a request, if it has exactly one `Authorization`
+/// header and that is `Bearer <token>` (the scheme in any case). Two
+/// headers are refused rather than one of them picked: a proxy in front may
+/// have looked at the other.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let value = values.next()?.to_str().ok()?;
+    if values.next().is_some() {
+        return None;
+    }
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
@@ -114,7 +121,7 @@ pub fn check(state: &AppState, ip: IpAddr, presented: Option<&str>, what: &str) 
     let detail = match presented {
         Some(token) if state.token.matches(token) => return Verdict::Allowed,
         Some(_) => format!("wrong bearer token on {what}"),
-        None => format!("missing bearer token on {what}"),
+        None => format!("missing bearer token on {what} (expected one header `Authorization: Bearer <token>`)"),
     };
     state.metrics.auth_failures.inc();
     let failure = state.limiter.record_failure(ip);
@@ -169,6 +176,19 @@ mod tests {
         h.insert(header::AUTHORIZATION, "bearer abc".parse().unwrap());
         assert_eq!(bearer(&h), Some("abc"));
         h.insert(header::AUTHORIZATION, "Basic abc".parse().unwrap());
+        assert_eq!(bearer(&h), None);
+        for malformed in ["Bearer", "Bearerabc", "abc", "Bearer\tabc"] {
+            h.insert(header::AUTHORIZATION, malformed.parse().unwrap());
+            assert_eq!(bearer(&h), None, "{malformed}");
+        }
+    }
+
+    #[test]
+    fn two_authorization_headers_are_no_token() {
+        let mut h = HeaderMap::new();
+        h.append(header::AUTHORIZATION, "Bearer right".parse().unwrap());
+        assert_eq!(bearer(&h), Some("right"));
+        h.append(header::AUTHORIZATION, "Bearer wrong".parse().unwrap());
         assert_eq!(bearer(&h), None);
     }
 }

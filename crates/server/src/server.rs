@@ -1,6 +1,7 @@
-//! The accept loop: hyper connections with a header-read timeout (no
-//! slowloris), a bound on open connections, client addresses for the rate
-//! limiter, and a graceful shutdown that lets requests in flight finish.
+//! The accept loop: hyper connections with a header-read timeout and a
+//! deadline for the first request (no slowloris), a bound on open
+//! connections, client addresses for the rate limiter, and a graceful
+//! shutdown that lets requests in flight finish.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -16,13 +17,17 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 use tower::ServiceExt;
 
 use crate::{AppConfig, router};
 
 /// Time requests in flight get to finish after the shutdown signal.
 const DRAIN: Duration = Duration::from_secs(10);
+
+/// Longest time a request's headers get (less if the request timeout is
+/// shorter); also the time a new connection gets to send its first request.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves the API, the dashboard and the event stream on `listener` until
 /// `shutdown` completes, then finishes the requests in flight (up to 10 s).
@@ -33,8 +38,9 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let local = listener.local_addr().context("listener has no address")?;
     let (app, io) = router(&config);
+    let header_timeout = config.request_timeout.min(HEADER_TIMEOUT);
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(config.request_timeout.min(Duration::from_secs(10)));
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(header_timeout);
     builder.http2().timer(TokioTimer::new()).enable_connect_protocol();
     let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
@@ -59,7 +65,10 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
+        let first_request = Arc::new(Notify::new());
+        let seen = first_request.clone();
         let service = app.clone().map_request(move |mut request: hyper::Request<Incoming>| {
+            seen.notify_one();
             request.extensions_mut().insert(ConnectInfo::<SocketAddr>(remote));
             request.map(Body::new)
         });
@@ -68,8 +77,21 @@ pub async fn serve(
         tokio::spawn(async move {
             let connection =
                 builder.serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service));
-            if let Err(e) = watcher.watch(connection.into_owned()).await {
-                tracing::debug!(%remote, "connection ended: {e}");
+            let connection = watcher.watch(connection.into_owned());
+            // hyper's header timeout starts once it knows the protocol, and
+            // it learns that from the first 24 bytes: a client that sends
+            // fewer (or an HTTP/2 preface and then nothing) would hold its
+            // slot forever. The first request must arrive in time.
+            let silent = async {
+                if tokio::time::timeout(header_timeout, first_request.notified()).await.is_ok() {
+                    std::future::pending::<()>().await;
+                }
+            };
+            tokio::select! {
+                result = connection => if let Err(e) = result {
+                    tracing::debug!(%remote, "connection ended: {e}");
+                },
+                () = silent => tracing::debug!(%remote, "no request within {}s: connection closed", header_timeout.as_secs_f32()),
             }
             drop(permit);
         });

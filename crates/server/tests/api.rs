@@ -1,7 +1,8 @@
 //! The HTTP API against a real server on 127.0.0.1:0: authentication and
 //! rate limiting, every limit and bad input with its status, concurrent
 //! uploads with checked output, the OpenAPI document against the live
-//! routes, metrics, timeouts for slow clients, and security events.
+//! routes, metrics, timeouts for slow clients, ambiguous forms and
+//! credentials, and security events.
 
 use std::io::Cursor;
 use std::net::SocketAddr;
@@ -456,6 +457,54 @@ async fn slow_clients_are_cut_off() {
     let mut rest = Vec::new();
     let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest)).await;
     assert!(read.is_ok(), "the server closes a connection whose headers stall");
+    // Too little for hyper to tell HTTP/1 from HTTP/2 (it needs 24 bytes),
+    // or nothing at all, or an HTTP/2 preface alone: dropped all the same.
+    for first in [&b""[..], b"POS", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"] {
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        stream.write_all(first).await.unwrap();
+        let mut rest = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest)).await;
+        assert!(read.is_ok(), "the server closes a connection that sends {first:?} and stalls");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn ambiguous_forms_and_credentials_are_refused() {
+    let server = Server::default().await;
+    let png = png_bytes(16, 16, 10);
+    let send = |form: Form| server.client.post(server.url("/upload")).bearer_auth(TOKEN).multipart(form).send();
+    let file = || Part::bytes(png.clone()).file_name("in.png");
+    // Two files, an option twice, too many fields: 400, nothing run.
+    for (form, says) in [
+        (Form::new().part("file", file()).part("file", file()), "more than one 'file'"),
+        (Form::new().text("mode", "gray").text("mode", "rgb").part("file", file()), "'mode' is given more than once"),
+        ((0..20).fold(Form::new(), |f, i| f.text(format!("x{i}"), "1")).part("file", file()), "more than 16 fields"),
+    ] {
+        let (status, _, body) = json_error(send(form).await.unwrap()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body["detail"].as_str().unwrap().contains(says), "{body}");
+    }
+    // A form option still wins over the query's.
+    let response = server
+        .client
+        .post(server.url("/upload?format=bmp"))
+        .bearer_auth(TOKEN)
+        .multipart(Form::new().text("format", "png").part("file", file()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-type"], "image/png");
+    // Two Authorization headers, whichever comes first: 401.
+    for pair in [[TOKEN, "wrong"], ["wrong", TOKEN]] {
+        let mut request = server.client.post(server.url("/upload")).body(png.clone());
+        for token in pair {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        assert_eq!(request.send().await.unwrap().status(), StatusCode::UNAUTHORIZED, "{pair:?}");
+    }
+    let metrics = server.get("/metrics").send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("histo_jobs_total{outcome=\"ok\"} 1\n"), "{metrics}");
     server.stop().await;
 }
 

@@ -35,6 +35,10 @@ const MULTIPART_SLACK: u64 = 64 * 1024;
 /// Longest option value accepted.
 const MAX_OPTION_LEN: usize = 64;
 
+/// Most multipart fields accepted: the file and the five options, with room
+/// for a few a client adds on its own (ignored).
+const MAX_FIELDS: usize = 16;
+
 /// Job options as a client sends them.
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct JobParams {
@@ -51,18 +55,24 @@ pub struct JobParams {
 }
 
 impl JobParams {
-    /// Sets an option from a multipart field; false if `name` is not one.
-    fn set(&mut self, name: &str, value: String) -> bool {
+    /// Sets an option from a multipart field (over the query's value), or
+    /// ignores a field that is not an option. An option given twice in the
+    /// form is ambiguous: a 400, as it is in the query.
+    fn set(&mut self, name: &str, value: String, seen: &mut Vec<String>) -> Result<(), ApiError> {
         let slot = match name {
             "mode" => &mut self.mode,
             "method" => &mut self.method,
             "clip_limit" => &mut self.clip_limit,
             "tiles" => &mut self.tiles,
             "format" => &mut self.format,
-            _ => return false,
+            _ => return Ok(()),
         };
+        if seen.iter().any(|s| s == name) {
+            return Err(ApiError::bad_request(format!("field '{name}' is given more than once")));
+        }
+        seen.push(name.to_owned());
         *slot = Some(value);
-        true
+        Ok(())
     }
 
     /// The job to run, or a 400 naming the bad option.
@@ -176,6 +186,8 @@ async fn read_image(request: Request, limit: u64, params: &mut JobParams) -> Res
         .await
         .map_err(|e| ApiError::bad_request(format!("bad multipart request: {}", e.body_text())))?;
     let mut image = None;
+    let mut fields = 0;
+    let mut options_seen = Vec::new();
     let field_error = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::too_large(limit)
@@ -184,8 +196,17 @@ async fn read_image(request: Request, limit: u64, params: &mut JobParams) -> Res
         }
     };
     while let Some(mut field) = form.next_field().await.map_err(field_error)? {
+        fields += 1;
+        if fields > MAX_FIELDS {
+            return Err(ApiError::bad_request(format!("a form of more than {MAX_FIELDS} fields")));
+        }
         let name = field.name().unwrap_or_default().to_owned();
         if name == "file" {
+            // Two files: which one would be equalized is anyone's guess (a
+            // filter in front may have checked the other).
+            if image.is_some() {
+                return Err(ApiError::bad_request("more than one 'file' field"));
+            }
             let mut bytes = Vec::new();
             while let Some(chunk) = field.chunk().await.map_err(field_error)? {
                 if (bytes.len() + chunk.len()) as u64 > limit {
@@ -199,7 +220,7 @@ async fn read_image(request: Request, limit: u64, params: &mut JobParams) -> Res
             if value.len() > MAX_OPTION_LEN {
                 return Err(ApiError::bad_request(format!("field '{name}' is too long")));
             }
-            params.set(&name, value);
+            params.set(&name, value, &mut options_seen)?;
         }
     }
     image.ok_or_else(|| ApiError::bad_request("multipart upload without a 'file' field"))

@@ -1,0 +1,57 @@
+//! Fuzz target: upload bytes → `histo_codec::decode` (with small limits) →
+//! equalize through the local engine, with options taken from the input's
+//! last bytes → encode → decode the result again.
+//!
+//! It must never panic, hang or allocate past the limits, whatever the
+//! bytes; what it gets right is checked too: the equalized image keeps its
+//! size, and what the encoder writes the decoder reads back.
+
+#![no_main]
+
+use std::io::Cursor;
+
+use histo_codec::{Format, Limits, png};
+use histo_core::job::{self, ClaheParams, Method, Mode, Options};
+use libfuzzer_sys::fuzz_target;
+
+/// Small limits: a bomb is refused from its header, and every input that
+/// passes decodes quickly.
+const LIMITS: Limits = Limits { max_input_bytes: 1 << 20, max_width: 1024, max_height: 1024, max_pixels: 1 << 16 };
+
+/// Options and output format from the input's last four bytes. The decoder
+/// still sees every byte, so a seed image keeps decoding while the fuzzer
+/// varies the options by mutating its tail.
+fn options(data: &[u8]) -> (Options, Format) {
+    let mut tail = [0u8; 4];
+    let n = data.len().min(4);
+    tail[..n].copy_from_slice(&data[data.len() - n..]);
+    let [a, b, c, d] = tail;
+    let mode = Mode::ALL[usize::from(a) % Mode::ALL.len()];
+    let method = if b & 1 == 0 {
+        Method::Global
+    } else {
+        // Through the API's own parsers, as an upload's fields would be.
+        let tiles = format!("{}x{}", 1 + u32::from(d & 0x0f) * 17, 1 + u32::from(d >> 4) * 17);
+        let (tiles_x, tiles_y) = job::parse_tiles(&tiles).expect("1..=256 tiles parse");
+        let clip_limit = job::parse_clip_limit(&format!("{}", f64::from(c) / 8.0)).expect("finite, >= 0");
+        Method::Clahe(ClaheParams { clip_limit, tiles_x, tiles_y })
+    };
+    let format = Format::ALL[usize::from(b >> 1) % Format::ALL.len()];
+    (Options { mode, method }, format)
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Ok((image, _)) = histo_codec::decode(data, &LIMITS) else { return };
+    let (width, height) = (image.width(), image.height());
+    assert!(u64::from(width) * u64::from(height) <= LIMITS.max_pixels, "decode honours the pixel limit");
+    let (options, format) = options(data);
+    // Some options do not fit some images (e.g. more tiles than rows): an
+    // error, never a panic.
+    let Ok(equalized) = histo_core::local::equalize(image, options) else { return };
+    assert_eq!((equalized.width(), equalized.height()), (width, height), "equalizing keeps the size");
+    let mut out = Cursor::new(Vec::new());
+    histo_codec::encode(&equalized, format, &png::Settings::default(), &mut out).expect("every image encodes");
+    let (back, got) = histo_codec::decode(out.get_ref(), &Limits::CLI).expect("our own output decodes");
+    assert_eq!(got, format);
+    assert_eq!((back.width(), back.height()), (width, height), "{format} keeps the size");
+});
