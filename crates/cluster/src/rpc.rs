@@ -96,7 +96,10 @@ fn from_status(s: Status) -> TaskError {
     }
 }
 
-fn optional_pixels(bytes: Vec<u8>, depth: histo_core::Depth) -> Result<Option<Arc<histo_core::Pixels>>, TaskError> {
+fn optional_pixels(
+    bytes: bytes::Bytes,
+    depth: histo_core::Depth,
+) -> Result<Option<Arc<histo_core::Pixels>>, TaskError> {
     if bytes.is_empty() { Ok(None) } else { Ok(Some(Arc::new(task::pixels_from_bytes(bytes, depth)?))) }
 }
 
@@ -146,7 +149,9 @@ impl Worker for WorkerService {
         let applied = self.core.apply(task).await.map_err(to_status)?;
         let after = applied.after.bins;
         let reply = match applied.output {
-            StripOutput::Raw(p) => proto::ApplyReply { data: task::pixels_to_bytes(&p), adler: 0, len: 0, after },
+            StripOutput::Raw(p) => {
+                proto::ApplyReply { data: task::pixels_to_bytes(&Arc::new(p)), adler: 0, len: 0, after }
+            }
             StripOutput::Png(e) => proto::ApplyReply { data: e.deflate, adler: e.adler, len: e.len, after },
         };
         Ok(Response::new(reply))
@@ -203,7 +208,7 @@ impl RemoteWorker {
             plan: Some(spec_to_proto(&task.spec)),
             strip: Some(strip_to_proto(&task.strip)),
             samples: task::pixels_to_bytes(&task.samples),
-            above: task.above.as_deref().map(task::pixels_to_bytes).unwrap_or_default(),
+            above: task.above.as_ref().map(task::pixels_to_bytes).unwrap_or_default(),
         };
         let reply = self.client.clone().map(request).await.map_err(from_status)?;
         Ok(Histograms { bins: reply.into_inner().bins })
@@ -216,8 +221,8 @@ impl RemoteWorker {
             OutputKind::Raw => (false, 0, String::new()),
         };
         let (samples, above) = match &task.resend {
-            Some((s, a)) => (task::pixels_to_bytes(s), a.as_deref().map(task::pixels_to_bytes).unwrap_or_default()),
-            None => (Vec::new(), Vec::new()),
+            Some((s, a)) => (task::pixels_to_bytes(s), a.as_ref().map(task::pixels_to_bytes).unwrap_or_default()),
+            None => Default::default(),
         };
         let request = proto::ApplyRequest {
             job_id: task.job.to_string(),
