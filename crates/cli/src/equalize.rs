@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use histo_cluster::cluster::Admission;
 use histo_cluster::{Cluster, EventBus, JobSpec, Role};
-use histo_codec::{Format, Limits, png};
+use histo_codec::{Format, Input, Limits, png};
 use histo_core::job::{self, ClaheParams, Method, Mode, Options};
 
-use crate::io_paths::{is_stdio, read_input, write_output};
+use crate::io_paths::{OutputFile, check_input, is_stdio, write_output};
 use crate::zk_args::ZkArgs;
 
 /// Arguments of `histo equalize`.
@@ -151,7 +151,18 @@ pub async fn run(args: Args) -> Result<()> {
         })?),
     };
     let name = if is_stdio(&args.input) { "standard input".to_owned() } else { args.input.display().to_string() };
-    let bytes = read_input(&args.input, &limits).with_context(|| format!("cannot read {name}"))?;
+    // A file is read as it is decoded, never whole; standard input is read first.
+    let input = if is_stdio(&args.input) {
+        Input::from(
+            histo_codec::read_limited(std::io::stdin().lock(), &limits)
+                .with_context(|| format!("cannot read {name}"))?,
+        )
+    } else {
+        check_input(&args.input, &limits).with_context(|| format!("cannot read {name}"))?;
+        Input::file(&args.input).with_context(|| format!("cannot read {name}"))?
+    };
+    // The output file is written as the job makes it, under a temporary name.
+    let mut output_file = if is_stdio(&args.output) { None } else { Some(OutputFile::create(&args.output)?) };
 
     let one_job = Admission { max_running: 1, max_waiting: 0 };
     let cluster = match args.zk.config()? {
@@ -172,11 +183,23 @@ pub async fn run(args: Args) -> Result<()> {
         png: png::Settings { level: args.png_level, filter: args.png_filter },
         limits,
     };
-    let result = cluster.run(bytes, spec).await;
-    cluster.close().await;
-    let output = result.with_context(|| format!("cannot equalize {name}"))?;
-    write_output(&args.output, &output.bytes)?;
-    if let Some(record) = cluster.job(&output.id) {
+    let id = match output_file.as_mut() {
+        Some(file) => {
+            let result = cluster.run_to(input, spec, file.handle()?).await;
+            cluster.close().await;
+            let written = result.with_context(|| format!("cannot equalize {name}"))?;
+            output_file.take().expect("an output file").commit()?;
+            written.id
+        }
+        None => {
+            let result = cluster.run(input, spec).await;
+            cluster.close().await;
+            let output = result.with_context(|| format!("cannot equalize {name}"))?;
+            write_output(&args.output, &output.bytes)?;
+            output.id
+        }
+    };
+    if let Some(record) = cluster.job(&id) {
         let t = &record.timings;
         tracing::info!(
             width = record.width, height = record.height, layout = %record.layout, mode = %record.mode,

@@ -7,13 +7,17 @@
 //! kept for `GET /api/jobs/{id}`, and its progress is published on the
 //! event bus.
 
+use std::collections::BTreeMap;
+use std::io::{self, Seek, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use histo_codec::{DecodeError, Format, Limits, png};
+use histo_codec::png::EncodedStrip;
+use histo_codec::stream::{self, Opened};
+use histo_codec::{DecodeError, Format, Input, Limits, png};
 use histo_core::job::{OptionError, Options, Plan};
-use histo_core::strips::{self, Strip};
+use histo_core::strips;
 use histo_core::{Depth, Image, Pixels};
 use serde::Serialize;
 use tokio::sync::Semaphore;
@@ -22,9 +26,10 @@ use crate::coordinator::Coordinator;
 use crate::coordinator::embedded::Embedded;
 use crate::coordinator::zk::{Role, ZkConfig, ZkError, ZooKeeper};
 use crate::events::{ConnectionState, Event, EventBus, JobProgress, now};
+use crate::feed::Feed;
 use crate::record::{self, JobId, JobRecord, JobState, JobStore, TaskRecord};
 use crate::scheduler::{self, PhaseError, SchedulerConfig};
-use crate::task::{Applied, ApplyTask, MapTask, OutputKind, PlanSpec, StripOutput};
+use crate::task::{ApplyTask, MapTask, OutputKind, PlanSpec, StripOutput};
 
 /// What the caller wants done with an image.
 #[derive(Clone, Debug, Default)]
@@ -39,7 +44,7 @@ pub struct JobSpec {
     pub limits: Limits,
 }
 
-/// A finished job.
+/// A finished job, its image in memory ([`Cluster::run`]).
 #[derive(Clone, Debug)]
 pub struct JobOutput {
     /// The job's id.
@@ -47,6 +52,19 @@ pub struct JobOutput {
     /// The encoded image.
     pub bytes: Vec<u8>,
     /// Its format.
+    pub format: Format,
+}
+
+/// A finished job whose image went to a writer ([`Cluster::run_to`]).
+#[derive(Debug)]
+pub struct Written<W> {
+    /// The job's id.
+    pub id: JobId,
+    /// The writer, flushed.
+    pub out: W,
+    /// Bytes written.
+    pub len: u64,
+    /// The image's format.
     pub format: Format,
 }
 
@@ -202,7 +220,7 @@ impl Cluster {
             if Instant::now() >= deadline {
                 return false;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
         true
     }
@@ -289,11 +307,28 @@ impl Cluster {
         }
     }
 
-    /// Runs one job on `input` (an encoded image).
-    pub async fn run(&self, input: Vec<u8>, spec: JobSpec) -> Result<JobOutput, RunError> {
+    /// Runs one job on `input` (an encoded image: bytes, or a file read as
+    /// it is decoded) and returns the output in memory.
+    pub async fn run(&self, input: impl Into<Input>, spec: JobSpec) -> Result<JobOutput, RunError> {
+        let input = input.into();
+        // Outputs are about the size of inputs: most jobs never grow the buffer.
+        let capacity = usize::try_from(input.len()).unwrap_or(0);
+        let written = self.run_to(input, spec, io::Cursor::new(Vec::with_capacity(capacity))).await?;
+        Ok(JobOutput { id: written.id, bytes: written.out.into_inner(), format: written.format })
+    }
+
+    /// Runs one job on `input` and writes the output to `out` as it is
+    /// made: PNG pieces go out in order as the workers return them, so the
+    /// master holds neither the image nor the output file. On an error,
+    /// `out` may hold part of an image.
+    pub async fn run_to<W>(&self, input: impl Into<Input>, spec: JobSpec, out: W) -> Result<Written<W>, RunError>
+    where
+        W: Write + Seek + Send + 'static,
+    {
+        let input = input.into();
         let id = JobId::new();
         let inner = &self.inner;
-        inner.jobs.put(JobRecord::new(id.clone(), &inner.id, input.len() as u64));
+        inner.jobs.put(JobRecord::new(id.clone(), &inner.id, input.len()));
         // Dropped before the end (the client went away), the job still
         // frees what it holds; see `Abandoned`.
         let abandoned = Abandoned { inner: Some(inner.clone()), id: id.clone() };
@@ -301,7 +336,7 @@ impl Cluster {
             Ok(permit) => {
                 inner.jobs.update(&id, |r| r.state = JobState::Running);
                 let start = Instant::now();
-                let result = inner.execute(&id, input, &spec).await;
+                let result = inner.execute(&id, input, &spec, out).await;
                 inner.jobs.update(&id, |r| r.timings.total_ms = ms(start));
                 drop(permit);
                 result
@@ -327,7 +362,7 @@ impl Cluster {
             recording.retain(|h| !h.is_finished());
             recording.push(handle);
         }
-        result.map(|(bytes, format)| JobOutput { id, bytes, format })
+        result.map(|(out, len, format)| Written { id, out, len, format })
     }
 
     /// A turn to run: at once, after waiting, or refused when too many wait.
@@ -409,9 +444,6 @@ impl From<PhaseError> for RunError {
     }
 }
 
-/// A strip's samples and the row above it, as sent to workers.
-type Part = (Arc<Pixels>, Option<Arc<Pixels>>);
-
 impl Inner {
     fn progress(&self, id: &JobId, phase: &str, done: u32, total: u32, worker: &str) {
         self.events.publish(Event::JobProgress(JobProgress {
@@ -436,25 +468,33 @@ impl Inner {
         self.progress(id, phase, done as u32, total as u32, worker);
     }
 
-    /// Decode, map, reduce, apply on the workers, encode.
-    async fn execute(&self, id: &JobId, input: Vec<u8>, spec: &JobSpec) -> Result<(Vec<u8>, Format), RunError> {
+    /// Decode, map, reduce, apply on the workers, encode: strips are
+    /// decoded as the map phase sends them, and the output is written as
+    /// the apply phase returns it.
+    async fn execute<W>(&self, id: &JobId, input: Input, spec: &JobSpec, out: W) -> Result<(W, u64, Format), RunError>
+    where
+        W: Write + Seek + Send + 'static,
+    {
         let t = Instant::now();
         let limits = spec.limits;
-        let (image, in_format) = blocking(move || histo_codec::decode(&input, &limits)).await??;
-        let decode_ms = ms(t);
-        let plan = Plan::new(image.width(), image.height(), image.layout(), image.depth(), spec.options)?;
+        let opened = blocking(move || stream::open(&input, &limits)).await??;
+        let (width, height, layout, depth, in_format) = match &opened {
+            Opened::Strips(r) => (r.width(), r.height(), r.layout(), r.depth(), Format::Png),
+            Opened::Whole(image, format) => (image.width(), image.height(), image.layout(), image.depth(), *format),
+        };
+        let header_ms = ms(t);
+        let plan = Plan::new(width, height, layout, depth, spec.options)?;
         let format = spec.format.unwrap_or(in_format);
-        let row_len = plan.row_len();
-        let strips = strips::split(image.height(), strips::count_for(image.height(), row_len));
+        let strips = strips::split(height, strips::count_for(height, plan.row_len()));
         self.jobs.update(id, |r| {
-            r.width = image.width();
-            r.height = image.height();
-            r.layout = image.layout().to_string();
-            r.bits = if image.depth() == Depth::U8 { 8 } else { 16 };
+            r.width = width;
+            r.height = height;
+            r.layout = layout.to_string();
+            r.bits = if depth == Depth::U8 { 8 } else { 16 };
             r.mode = spec.options.mode.to_string();
             r.method = spec.options.method.name().to_owned();
             r.format = format.to_string();
-            r.timings.decode_ms = decode_ms;
+            r.timings.decode_ms = header_ms;
             r.tasks = strips
                 .iter()
                 .map(|s| TaskRecord {
@@ -468,94 +508,111 @@ impl Inner {
                 .collect();
         });
         self.progress(id, "decode", 1, 1, "");
-        let plan_spec = PlanSpec {
-            width: image.width(),
-            height: image.height(),
-            layout: plan.output_layout(),
-            depth: image.depth(),
-            options: spec.options,
+        let plan_spec = PlanSpec { width, height, layout: plan.output_layout(), depth, options: spec.options };
+        let feed = {
+            let (plan, strips) = (plan.clone(), strips.clone());
+            Arc::new(blocking(move || Feed::new(plan, strips, opened)).await?)
         };
-        let (parts, plan) = {
-            let strips = strips.clone();
-            blocking(move || (cut(&plan, image, &strips), plan)).await?
-        };
+        let result = self.phases(id, spec, &plan, plan_spec, &strips, &feed, format, out).await;
+        self.release(id).await;
+        let decode_ms = header_ms + feed.decoding_time().as_secs_f64() * 1000.0;
+        self.jobs.update(id, |r| r.timings.decode_ms = decode_ms);
+        match result {
+            // A broken input shows as a failed task: the input is the answer.
+            Err(e) => Err(feed.take_error().map_or(e, RunError::Input)),
+            Ok((out, len)) => Ok((out, len, format)),
+        }
+    }
 
-        // Map: every strip's histograms, summed.
+    /// Map, reduce, apply and the output, over `feed`'s strips.
+    #[allow(clippy::too_many_arguments)]
+    async fn phases<W>(
+        &self,
+        id: &JobId,
+        spec: &JobSpec,
+        plan: &Plan,
+        plan_spec: PlanSpec,
+        strips: &[strips::Strip],
+        feed: &Arc<Feed>,
+        format: Format,
+        out: W,
+    ) -> Result<(W, u64), RunError>
+    where
+        W: Write + Seek + Send + 'static,
+    {
+        // Map: every strip's histograms, summed as they come; each strip is
+        // then held by the worker that mapped it.
         let t = Instant::now();
         let total = strips.len();
-        let maps = scheduler::run_phase(
+        let mut before = plan.empty_histograms();
+        let mut holders: Vec<Option<String>> = vec![None; total];
+        scheduler::run_tasks(
             &self.scheduler,
             self.coordinator.as_ref(),
             total,
             &[],
             |i, worker, _| {
-                let task = MapTask {
-                    job: id.clone(),
-                    spec: plan_spec,
-                    strip: strips[i],
-                    samples: parts[i].0.clone(),
-                    above: parts[i].1.clone(),
-                };
-                async move { worker.map(&task).await }
+                let (feed, job, strip) = (feed.clone(), id.clone(), strips[i]);
+                async move {
+                    let (samples, above) = feed.for_map(i).await?;
+                    worker.map(&MapTask { job, spec: plan_spec, strip, samples, above }).await
+                }
             },
-            |i, worker, done, total| self.task_done(id, "map", i, worker, done, total),
+            |i, worker, hist, done, total| {
+                before.merge(&hist);
+                holders[i] = Some(worker.to_owned());
+                feed.mapped(i);
+                self.task_done(id, "map", i, worker, done, total);
+            },
         )
-        .await;
-        let maps = match maps {
-            Ok(m) => m,
-            Err(e) => {
-                self.release(id).await;
-                return Err(e.into());
-            }
-        };
+        .await?;
         let map_ms = ms(t);
         let t = Instant::now();
-        let mut before = plan.empty_histograms();
-        maps.iter().for_each(|(h, _)| before.merge(h));
         let luts = Arc::new(plan.reduce(&before));
         let reduce_ms = ms(t);
         self.progress(id, "reduce", 1, 1, "");
 
-        // Apply: each strip where it is held; PNG pieces are compressed there.
+        // Apply: each strip where it is held; PNG pieces are compressed
+        // there and written out in order as they arrive.
         let t = Instant::now();
         let output = match format {
             Format::Png => OutputKind::Png { settings: spec.png },
             _ => OutputKind::Raw,
         };
-        let affinity: Vec<Option<String>> = maps.into_iter().map(|(_, w)| Some(w)).collect();
-        let applied = scheduler::run_phase(
+        let after_plan = plan.output_plan();
+        let mut after = after_plan.empty_histograms();
+        let mut sink = Sink::start(plan, format, spec.png, out);
+        let applied = scheduler::run_tasks(
             &self.scheduler,
             self.coordinator.as_ref(),
             total,
-            &affinity,
+            &holders,
             |i, worker, resend| {
-                let task = ApplyTask {
-                    job: id.clone(),
-                    spec: plan_spec,
-                    strip: strips[i],
-                    last: i + 1 == total,
-                    luts: luts.clone(),
-                    output,
-                    resend: resend.then(|| parts[i].clone()),
-                };
-                async move { worker.apply(&task).await }
+                let (feed, job, strip, luts) = (feed.clone(), id.clone(), strips[i], luts.clone());
+                async move {
+                    let resend = if resend { Some(feed.for_resend(i).await?) } else { None };
+                    let last = i + 1 == total;
+                    worker.apply(&ApplyTask { job, spec: plan_spec, strip, last, luts, output, resend }).await
+                }
             },
-            |i, worker, done, total| self.task_done(id, "apply", i, worker, done, total),
+            |i, worker, applied, done, total| {
+                after.merge(&applied.after);
+                sink.push(i, applied.output);
+                self.task_done(id, "apply", i, worker, done, total);
+            },
         )
         .await;
-        self.release(id).await;
-        let applied: Vec<Applied> = applied?.into_iter().map(|(a, _)| a).collect();
         let apply_ms = ms(t);
-        drop(parts);
+        if let Err(e) = applied {
+            sink.abandon().await;
+            return Err(e.into());
+        }
 
-        let after_plan = plan.output_plan();
-        let mut after = after_plan.empty_histograms();
-        applied.iter().for_each(|a| after.merge(&a.after));
         let t = Instant::now();
-        let bytes = assemble(&plan, format, spec, applied).await?;
+        let (out, len) = sink.finish().await?;
         self.progress(id, "encode", 1, 1, "");
         self.jobs.update(id, |r| {
-            r.bytes_out = bytes.len() as u64;
+            r.bytes_out = len;
             r.timings.map_ms = map_ms;
             r.timings.reduce_ms = reduce_ms;
             r.timings.apply_ms = apply_ms;
@@ -566,7 +623,7 @@ impl Inner {
                 after: after_plan.summarize(&after),
             });
         });
-        Ok((bytes, format))
+        Ok((out, len))
     }
 
     /// Tells every worker to drop what this job left there.
@@ -576,65 +633,158 @@ impl Inner {
     }
 }
 
-/// Cuts the (working-layout) image into strips, each with the row above it.
-fn cut(plan: &Plan, image: Image, strips: &[Strip]) -> Vec<Part> {
-    let (_, _, _, pixels) = image.into_parts();
-    let pixels = if plan.converts_to_gray() { plan.convert_to_gray(pixels.slice(0..pixels.len())) } else { pixels };
-    let row_len = plan.row_len();
-    let copy = |r: std::ops::Range<usize>| match pixels.slice(r) {
-        histo_core::job::Samples::U8(s) => Pixels::U8(s.to_vec()),
-        histo_core::job::Samples::U16(s) => Pixels::U16(s.to_vec()),
-    };
-    strips
-        .iter()
-        .map(|s| {
-            let range = s.sample_range(row_len);
-            let above = (s.y0 > 0).then(|| Arc::new(copy(range.start - row_len..range.start)));
-            (Arc::new(copy(range)), above)
-        })
-        .collect()
+/// Where applied strips go: PNG pieces to a writer thread that lays them
+/// out in order as they come; raw samples into the output image, encoded
+/// once every strip is in.
+enum Sink<W> {
+    Png {
+        pieces: std::sync::mpsc::Sender<(usize, EncodedStrip)>,
+        writer: tokio::task::JoinHandle<Result<(W, u64), RunError>>,
+        wrong: bool,
+    },
+    Raw(Box<RawSink<W>>),
 }
 
-/// Lays the applied strips out as the output file.
-async fn assemble(plan: &Plan, format: Format, spec: &JobSpec, applied: Vec<Applied>) -> Result<Vec<u8>, RunError> {
-    let header =
-        png::Header { width: plan.width(), height: plan.height(), layout: plan.output_layout(), depth: plan.depth() };
-    let (width, height, layout, depth) = (plan.width(), plan.height(), plan.output_layout(), plan.depth());
-    let png_settings = spec.png;
-    blocking(move || {
-        if format == Format::Png {
-            let mut writer = png::Writer::start(Vec::new(), &header).map_err(failed)?;
-            for a in &applied {
-                let StripOutput::Png(piece) = &a.output else { return Err(failed("a worker returned raw samples")) };
-                writer.push(piece).map_err(failed)?;
-            }
-            return writer.finish().map_err(failed);
+/// The raw side of a [`Sink`].
+struct RawSink<W> {
+    plan: Plan,
+    strips: Vec<strips::Strip>,
+    format: Format,
+    settings: png::Settings,
+    pixels: Pixels,
+    out: W,
+    wrong: bool,
+}
+
+impl<W: Write + Seek + Send + 'static> Sink<W> {
+    fn start(plan: &Plan, format: Format, settings: png::Settings, out: W) -> Self {
+        let samples = plan.height() as usize * plan.row_len();
+        if format != Format::Png {
+            let pixels = match plan.depth() {
+                Depth::U8 => Pixels::U8(vec![0; samples]),
+                Depth::U16 => Pixels::U16(vec![0; samples]),
+            };
+            let strips = strips::split(plan.height(), strips::count_for(plan.height(), plan.row_len()));
+            return Sink::Raw(Box::new(RawSink {
+                plan: plan.clone(),
+                strips,
+                format,
+                settings,
+                pixels,
+                out,
+                wrong: false,
+            }));
         }
-        let pixels = match depth {
-            Depth::U8 => Pixels::U8(concat(applied, |p| match p {
-                Pixels::U8(v) => Some(v),
-                Pixels::U16(_) => None,
-            })?),
-            Depth::U16 => Pixels::U16(concat(applied, |p| match p {
-                Pixels::U16(v) => Some(v),
-                Pixels::U8(_) => None,
-            })?),
+        let header = png::Header {
+            width: plan.width(),
+            height: plan.height(),
+            layout: plan.output_layout(),
+            depth: plan.depth(),
         };
-        let image = Image::new(width, height, layout, pixels).map_err(failed)?;
-        let mut out = std::io::Cursor::new(Vec::new());
-        histo_codec::encode(&image, format, &png_settings, &mut out).map_err(failed)?;
-        Ok(out.into_inner())
-    })
-    .await?
+        let count = strips::count_for(plan.height(), plan.row_len());
+        let (pieces, arriving) = std::sync::mpsc::channel::<(usize, EncodedStrip)>();
+        let writer = tokio::task::spawn_blocking(move || {
+            let counted = Counted { out: io::BufWriter::with_capacity(1 << 20, out), written: 0 };
+            let mut png = png::Writer::start(counted, &header).map_err(write_failed)?;
+            let mut early = BTreeMap::new();
+            let mut next = 0;
+            for (i, piece) in arriving {
+                early.insert(i, piece);
+                while let Some(piece) = early.remove(&next) {
+                    png.push(&piece).map_err(write_failed)?;
+                    next += 1;
+                }
+            }
+            if next != count {
+                return Err(failed(format!("{} of {count} strips came back", next)));
+            }
+            let counted = png.finish().map_err(write_failed)?;
+            let out = counted.out.into_inner().map_err(|e| write_failed(e.into_error()))?;
+            Ok((out, counted.written))
+        });
+        Sink::Png { pieces, writer, wrong: false }
+    }
+
+    /// Takes strip `index`'s output.
+    fn push(&mut self, index: usize, output: StripOutput) {
+        match (self, output) {
+            // A closed channel means the writer failed: finish() reports it.
+            (Sink::Png { pieces, .. }, StripOutput::Png(piece)) => drop(pieces.send((index, piece))),
+            (Sink::Raw(raw), StripOutput::Raw(strip)) => {
+                let RawSink { plan, strips, pixels, wrong, .. } = &mut **raw;
+                let Some(range) = strips.get(index).map(|s| s.sample_range(plan.row_len())) else {
+                    *wrong = true;
+                    return;
+                };
+                match (pixels, strip) {
+                    (Pixels::U8(all), Pixels::U8(s)) if s.len() == range.len() => all[range].copy_from_slice(&s),
+                    (Pixels::U16(all), Pixels::U16(s)) if s.len() == range.len() => all[range].copy_from_slice(&s),
+                    _ => *wrong = true,
+                }
+            }
+            (Sink::Png { wrong, .. }, _) => *wrong = true,
+            (Sink::Raw(raw), _) => raw.wrong = true,
+        }
+    }
+
+    /// The output, complete: its writer and the bytes written.
+    async fn finish(self) -> Result<(W, u64), RunError> {
+        match self {
+            Sink::Png { pieces, writer, wrong } => {
+                drop(pieces);
+                let written = writer.await.map_err(|e| failed(format!("writing ended: {e}")))?;
+                if wrong {
+                    return Err(failed("a worker returned raw samples for a PNG piece"));
+                }
+                written
+            }
+            Sink::Raw(raw) => {
+                let RawSink { plan, format, settings, pixels, mut out, wrong, .. } = *raw;
+                if wrong {
+                    return Err(failed("a worker returned a strip of the wrong kind or size"));
+                }
+                blocking(move || {
+                    let image =
+                        Image::new(plan.width(), plan.height(), plan.output_layout(), pixels).map_err(failed)?;
+                    let start = out.stream_position().map_err(write_failed)?;
+                    histo_codec::encode(&image, format, &settings, &mut out).map_err(failed)?;
+                    let end = out.stream_position().map_err(write_failed)?;
+                    Ok((out, end - start))
+                })
+                .await?
+            }
+        }
+    }
+
+    /// Stops a sink whose job failed.
+    async fn abandon(self) {
+        if let Sink::Png { pieces, writer, .. } = self {
+            drop(pieces);
+            let _ = writer.await;
+        }
+    }
 }
 
-fn concat<T: Clone>(applied: Vec<Applied>, samples: impl Fn(Pixels) -> Option<Vec<T>>) -> Result<Vec<T>, RunError> {
-    let mut out = Vec::new();
-    for a in applied {
-        let StripOutput::Raw(p) = a.output else { return Err(failed("a worker returned a PNG piece")) };
-        out.extend(samples(p).ok_or_else(|| failed("a worker returned samples of another depth"))?);
+/// A writer that counts what goes through it.
+struct Counted<W> {
+    out: W,
+    written: u64,
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
     }
-    Ok(out)
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+fn write_failed(e: io::Error) -> RunError {
+    failed(format!("cannot write the output: {e}"))
 }
 
 #[cfg(test)]

@@ -10,10 +10,13 @@
 //!   [`coordinator`] knows ([`coordinator::embedded`] in-process workers, or
 //!   [`coordinator::zk`] ZooKeeper-registered ones reached over [`rpc`]),
 //!   through [`link::WorkerLink`]; [`worker`] is a worker's own side.
+//! * [`feed`] gives the master a job's strips as they are sent: a PNG is
+//!   decoded strip by strip, never held whole.
 
 pub mod cluster;
 pub mod coordinator;
 pub mod events;
+pub mod feed;
 pub mod link;
 pub mod record;
 pub mod rpc;
@@ -21,7 +24,7 @@ pub mod scheduler;
 pub mod task;
 pub mod worker;
 
-pub use cluster::{Admission, Cluster, ClusterSnapshot, JobOutput, JobSpec, MasterInfo, RunError, WorkerInfo};
+pub use cluster::{Admission, Cluster, ClusterSnapshot, JobOutput, JobSpec, MasterInfo, RunError, WorkerInfo, Written};
 pub use coordinator::zk::{Role, ZkConfig, ZkError, ZooKeeper};
 pub use events::{ConnectionState, Event, EventBus};
 pub use record::{JobId, JobRecord, JobState};

@@ -31,6 +31,15 @@ use proto::worker_server::{Worker, WorkerServer};
 /// for wide 16-bit colour rows and 16-bit tables.
 pub const MAX_MESSAGE: usize = 512 << 20;
 
+/// HTTP/2 flow-control windows, per stream and per connection. The default
+/// (64 KiB) makes a strip of a few MB wait for a dozen window updates on
+/// its way; a window that holds several strips lets it go at once.
+const STREAM_WINDOW: u32 = 8 << 20;
+const CONNECTION_WINDOW: u32 = 32 << 20;
+
+/// Largest HTTP/2 frame either side accepts: fewer, larger frames for strips.
+const MAX_FRAME: u32 = 1 << 20;
+
 fn spec_to_proto(s: &PlanSpec) -> proto::PlanSpec {
     let (clip_limit, tiles_x, tiles_y) = match s.options.method {
         histo_core::Method::Clahe(p) => (p.clip_limit, p.tiles_x, p.tiles_y),
@@ -96,7 +105,10 @@ fn from_status(s: Status) -> TaskError {
     }
 }
 
-fn optional_pixels(bytes: Vec<u8>, depth: histo_core::Depth) -> Result<Option<Arc<histo_core::Pixels>>, TaskError> {
+fn optional_pixels(
+    bytes: bytes::Bytes,
+    depth: histo_core::Depth,
+) -> Result<Option<Arc<histo_core::Pixels>>, TaskError> {
     if bytes.is_empty() { Ok(None) } else { Ok(Some(Arc::new(task::pixels_from_bytes(bytes, depth)?))) }
 }
 
@@ -146,7 +158,9 @@ impl Worker for WorkerService {
         let applied = self.core.apply(task).await.map_err(to_status)?;
         let after = applied.after.bins;
         let reply = match applied.output {
-            StripOutput::Raw(p) => proto::ApplyReply { data: task::pixels_to_bytes(&p), adler: 0, len: 0, after },
+            StripOutput::Raw(p) => {
+                proto::ApplyReply { data: task::pixels_to_bytes(&Arc::new(p)), adler: 0, len: 0, after }
+            }
             StripOutput::Png(e) => proto::ApplyReply { data: e.deflate, adler: e.adler, len: e.len, after },
         };
         Ok(Response::new(reply))
@@ -172,7 +186,14 @@ pub async fn serve(
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE);
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-    Server::builder().add_service(health).add_service(service).serve_with_incoming_shutdown(incoming, shutdown).await
+    Server::builder()
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .max_frame_size(MAX_FRAME)
+        .add_service(health)
+        .add_service(service)
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
 }
 
 /// A master's connection to one remote worker.
@@ -188,6 +209,9 @@ impl RemoteWorker {
             .map_err(|e| TaskError::Invalid(format!("bad worker address '{address}': {e}")))?
             .connect_timeout(Duration::from_secs(2))
             .tcp_nodelay(true)
+            .initial_stream_window_size(STREAM_WINDOW)
+            .initial_connection_window_size(CONNECTION_WINDOW)
+            .max_frame_size(MAX_FRAME)
             .http2_keep_alive_interval(Duration::from_secs(5))
             .keep_alive_timeout(Duration::from_secs(5));
         let client = WorkerClient::new(endpoint.connect_lazy())
@@ -203,7 +227,7 @@ impl RemoteWorker {
             plan: Some(spec_to_proto(&task.spec)),
             strip: Some(strip_to_proto(&task.strip)),
             samples: task::pixels_to_bytes(&task.samples),
-            above: task.above.as_deref().map(task::pixels_to_bytes).unwrap_or_default(),
+            above: task.above.as_ref().map(task::pixels_to_bytes).unwrap_or_default(),
         };
         let reply = self.client.clone().map(request).await.map_err(from_status)?;
         Ok(Histograms { bins: reply.into_inner().bins })
@@ -216,8 +240,8 @@ impl RemoteWorker {
             OutputKind::Raw => (false, 0, String::new()),
         };
         let (samples, above) = match &task.resend {
-            Some((s, a)) => (task::pixels_to_bytes(s), a.as_deref().map(task::pixels_to_bytes).unwrap_or_default()),
-            None => (Vec::new(), Vec::new()),
+            Some((s, a)) => (task::pixels_to_bytes(s), a.as_ref().map(task::pixels_to_bytes).unwrap_or_default()),
+            None => Default::default(),
         };
         let request = proto::ApplyRequest {
             job_id: task.job.to_string(),

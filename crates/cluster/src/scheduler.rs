@@ -2,14 +2,15 @@
 //! whatever workers the coordinator knows, until every task has a result.
 //!
 //! It is the same for both coordinators. Per task it:
-//! * picks the least-loaded worker with a free slot (for apply, the worker
-//!   that holds the strip, if it can take it);
+//! * picks the least-loaded worker with a free slot; for apply, the worker
+//!   that holds the strip, and waits for it while it is usable, so a strip
+//!   crosses the network once (it moves when its worker is gone, failed or
+//!   stuck);
 //! * gives each attempt a deadline; a worker that fails or misses one is
 //!   left out for the rest of the job and the task runs elsewhere;
 //! * requeues a task a busy worker refused, without blame;
-//! * when nothing is left to start, backs up a straggler (a task running
-//!   much longer than the phase's median) on another worker: the first
-//!   result wins;
+//! * when a worker is left free, backs up a straggler (a task running
+//!   much longer than the phase's median) on it: the first result wins;
 //! * fails the job when no worker is left, instead of waiting forever.
 //!
 //! Results do not depend on which worker ran what, so retries and backups
@@ -109,18 +110,56 @@ where
     Fut: Future<Output = Result<R, TaskError>> + Send + 'static,
 {
     let mut results: Vec<Option<(R, String)>> = (0..count).map(|_| None).collect();
+    run_tasks(config, source, count, affinity, attempt, |task, worker, result, finished, count| {
+        done(task, worker, finished, count);
+        results[task] = Some((result, worker.to_owned()));
+    })
+    .await?;
+    Ok(results.into_iter().map(|r| r.expect("every task finished")).collect())
+}
+
+/// [`run_phase`] that keeps no results: `done(task, worker, result,
+/// finished, count)` receives each task's result as soon as it is in (the
+/// first one, if a backup also finishes), so a caller can fold or write
+/// results as they come.
+///
+/// A task with an affinity waits for its worker (which holds its strip)
+/// while that worker is usable, rather than being sent elsewhere with its
+/// strip; it moves when the worker is gone, failed, or looks stuck (an
+/// attempt on it is a straggler).
+pub async fn run_tasks<R, F, Fut>(
+    config: &SchedulerConfig,
+    source: &dyn WorkerSource,
+    count: usize,
+    affinity: &[Option<String>],
+    attempt: F,
+    mut done: impl FnMut(usize, &str, R, usize, usize),
+) -> Result<(), PhaseError>
+where
+    R: Send + 'static,
+    F: Fn(usize, Arc<WorkerLink>, bool) -> Fut,
+    Fut: Future<Output = Result<R, TaskError>> + Send + 'static,
+{
+    let mut finished_task: Vec<bool> = vec![false; count];
     let mut state: Vec<TaskState> = (0..count).map(|_| TaskState::default()).collect();
     let mut pending: VecDeque<usize> = (0..count).collect();
     let mut running: FuturesUnordered<Attempt<R>> = FuturesUnordered::new();
+    // Attempts under way: task, worker, start.
+    let mut live: Vec<(usize, String, Instant)> = Vec::new();
     let mut excluded: HashSet<String> = HashSet::new();
     let mut durations: Vec<Duration> = Vec::new();
     let mut finished = 0;
     let mut idle_since: Option<Instant> = None;
 
-    let launch = |task: usize, worker: Arc<WorkerLink>, resend: bool, running: &mut FuturesUnordered<Attempt<R>>| {
+    let launch = |task: usize,
+                  worker: Arc<WorkerLink>,
+                  resend: bool,
+                  running: &mut FuturesUnordered<Attempt<R>>,
+                  live: &mut Vec<(usize, String, Instant)>| {
         let fut = attempt(task, worker.clone(), resend);
         let timeout = config.task_timeout;
         let reservation = worker.reserve();
+        live.push((task, worker.id().to_owned(), Instant::now()));
         running.push(Box::pin(async move {
             let _reservation = reservation;
             let started = Instant::now();
@@ -133,25 +172,46 @@ where
     };
 
     while finished < count {
-        // Start what can be started.
+        // Start what can be started, in order; a task waiting for the
+        // worker that holds its strip lets the ones behind it go first.
         let workers: Vec<Arc<WorkerLink>> =
             source.workers().into_iter().filter(|w| !excluded.contains(w.id())).collect();
-        while let Some(&task) = pending.front() {
+        let threshold = (!durations.is_empty()).then(|| straggler_threshold(config, &mut durations));
+        let stuck = |owner: &str, live: &[(usize, String, Instant)]| {
+            threshold.is_some_and(|t| live.iter().any(|(_, w, at)| w == owner && at.elapsed() > t))
+        };
+        let mut waiting = VecDeque::new();
+        while let Some(task) = pending.pop_front() {
             let preferred = affinity.get(task).and_then(|a| a.as_deref());
-            let Some(worker) = pick(&workers, preferred, &state[task].running) else { break };
-            pending.pop_front();
+            let s = &state[task];
+            let owner = preferred.filter(|p| !s.resend && workers.iter().any(|w| w.id() == *p));
+            let chosen = match owner {
+                Some(p) => pick(&workers, Some(p), &s.running)
+                    .filter(|w| w.id() == p)
+                    .or_else(|| if stuck(p, &live) { pick(&workers, None, &s.running) } else { None }),
+                None => pick(&workers, preferred, &s.running),
+            };
+            let Some(worker) = chosen else {
+                waiting.push_back(task);
+                if owner.is_none() {
+                    // No worker has a free slot.
+                    break;
+                }
+                continue;
+            };
             let s = &mut state[task];
             let resend = s.resend || preferred.is_some_and(|p| p != worker.id());
             s.running.push(worker.id().to_owned());
             s.started.get_or_insert_with(Instant::now);
-            launch(task, worker, resend, &mut running);
+            launch(task, worker, resend, &mut running, &mut live);
         }
-        // Back up stragglers once nothing else waits.
-        if pending.is_empty() && !durations.is_empty() {
-            let threshold = straggler_threshold(config, &mut durations);
+        waiting.extend(pending.drain(..));
+        pending = waiting;
+        // Back up stragglers on workers left free.
+        if let Some(threshold) = threshold {
             for (task, s) in state.iter_mut().enumerate() {
                 let slow = s.started.is_some_and(|t| t.elapsed() > threshold);
-                if results[task].is_none()
+                if !finished_task[task]
                     && !s.backed_up
                     && s.running.len() == 1
                     && slow
@@ -160,7 +220,7 @@ where
                     tracing::info!(task, from = %s.running[0], to = %worker.id(), "backing up a straggler");
                     s.backed_up = true;
                     s.running.push(worker.id().to_owned());
-                    launch(task, worker, true, &mut running);
+                    launch(task, worker, true, &mut running, &mut live);
                 }
             }
         }
@@ -194,20 +254,23 @@ where
             _ = tick => None,
         };
         let Some(Outcome { task, worker, started, result }) = outcome else { continue };
+        if let Some(i) = live.iter().position(|(t, w, _)| *t == task && w == worker.id()) {
+            live.swap_remove(i);
+        }
         let s = &mut state[task];
         if let Some(i) = s.running.iter().position(|w| w == worker.id()) {
             s.running.swap_remove(i);
         }
         match result {
             Ok(r) => {
-                if results[task].is_none() {
+                if !finished_task[task] {
                     durations.push(started.elapsed());
-                    results[task] = Some((r, worker.id().to_owned()));
+                    finished_task[task] = true;
                     finished += 1;
-                    done(task, worker.id(), finished, count);
+                    done(task, worker.id(), r, finished, count);
                 }
             }
-            Err(_) if results[task].is_some() => {}
+            Err(_) if finished_task[task] => {}
             Err(TaskError::Invalid(why)) => {
                 return Err(PhaseError::Failed(format!("task {task} is invalid on {}: {why}", worker.id())));
             }
@@ -237,7 +300,7 @@ where
             }
         }
     }
-    Ok(results.into_iter().map(|r| r.expect("every task finished")).collect())
+    Ok(())
 }
 
 /// The least-loaded worker with a free slot, the preferred one first, never
@@ -394,6 +457,68 @@ mod tests {
         let phase = run_phase(&config, &workers, 2, &[], |t, _, _| async move { Ok(t) }, |_, _, _, _| {});
         let (results, ()) = tokio::join!(phase, release);
         assert_eq!(results.unwrap().len(), 2, "waited past the grace period instead of failing");
+    }
+
+    #[tokio::test]
+    async fn tasks_wait_for_the_worker_that_holds_their_strip() {
+        let workers = Fixed(vec![link("a", 1), link("b", 1)]);
+        // "a" is slower, so a free "b" could take a's tasks: it must not.
+        let affinity: Vec<Option<String>> = (0..8).map(|t| Some(if t % 2 == 0 { "a" } else { "b" }.into())).collect();
+        let mut seen = Vec::new();
+        run_tasks(
+            &quick(),
+            &workers,
+            8,
+            &affinity,
+            |task, worker, resend| {
+                let pause = if worker.id() == "a" { 30 } else { 5 };
+                async move {
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                    Ok((task, resend))
+                }
+            },
+            |task, worker, result, _, _| seen.push((task, worker.to_owned(), result)),
+        )
+        .await
+        .unwrap();
+        assert_eq!(seen.len(), 8);
+        for (task, worker, (t, resend)) in seen {
+            assert_eq!(t, task);
+            assert_eq!(Some(&worker), affinity[task].as_ref(), "task {task} left its worker");
+            assert!(!resend, "task {task} was resent");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stuck_worker_loses_the_tasks_waiting_for_it() {
+        let workers = Fixed(vec![link("stuck", 1), link("ok", 1)]);
+        let affinity: Vec<Option<String>> =
+            ["stuck", "stuck", "stuck", "ok", "ok"].iter().map(|w| Some(w.to_string())).collect();
+        let started = Instant::now();
+        let results = run_phase(
+            &quick(),
+            &workers,
+            5,
+            &affinity,
+            |task, worker, resend| {
+                let hang = worker.id() == "stuck";
+                async move {
+                    if hang {
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    Ok((task, resend))
+                }
+            },
+            |_, _, _, _| {},
+        )
+        .await
+        .unwrap();
+        assert!(started.elapsed() < Duration::from_secs(3), "waited for the stuck worker");
+        assert!(results.iter().all(|(_, w)| w == "ok"));
+        for (task, ((_, resend), _)) in results.iter().enumerate() {
+            assert_eq!(*resend, task < 3, "task {task}: only moved strips are resent");
+        }
     }
 
     #[tokio::test]

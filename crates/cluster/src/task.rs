@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use histo_codec::png::{self, EncodedStrip};
 use histo_core::job::{ClaheParams, Luts, Method, Mode, OptionError, Options, Plan};
 use histo_core::strips::Strip;
@@ -113,18 +114,32 @@ pub enum TaskError {
     Invalid(String),
 }
 
-/// Samples as bytes on the wire (16-bit little-endian).
-pub fn pixels_to_bytes(p: &Pixels) -> Vec<u8> {
-    match p {
-        Pixels::U8(v) => v.clone(),
-        Pixels::U16(v) => v.iter().flat_map(|s| s.to_le_bytes()).collect(),
+/// Samples as bytes on the wire (16-bit little-endian). The bytes share
+/// the samples' memory (on a little-endian machine, 16-bit samples too):
+/// nothing is copied until the transport writes them out.
+pub fn pixels_to_bytes(p: &Arc<Pixels>) -> Bytes {
+    match &**p {
+        Pixels::U16(v) if cfg!(target_endian = "big") => v.iter().flat_map(|s| s.to_le_bytes()).collect(),
+        _ => Bytes::from_owner(WireSamples(p.clone())),
+    }
+}
+
+/// Samples seen as their wire bytes (8-bit, or 16-bit on little-endian).
+struct WireSamples(Arc<Pixels>);
+
+impl AsRef<[u8]> for WireSamples {
+    fn as_ref(&self) -> &[u8] {
+        match &*self.0 {
+            Pixels::U8(v) => v,
+            Pixels::U16(v) => bytemuck::cast_slice(v),
+        }
     }
 }
 
 /// Samples from the wire.
-pub fn pixels_from_bytes(bytes: Vec<u8>, depth: Depth) -> Result<Pixels, TaskError> {
+pub fn pixels_from_bytes(bytes: Bytes, depth: Depth) -> Result<Pixels, TaskError> {
     match depth {
-        Depth::U8 => Ok(Pixels::U8(bytes)),
+        Depth::U8 => Ok(Pixels::U8(bytes.into())),
         Depth::U16 if bytes.len().is_multiple_of(2) => {
             Ok(Pixels::U16(bytes.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]])).collect()))
         }
@@ -133,15 +148,15 @@ pub fn pixels_from_bytes(bytes: Vec<u8>, depth: Depth) -> Result<Pixels, TaskErr
 }
 
 /// Tables as bytes on the wire.
-pub fn luts_to_bytes(l: &Luts) -> Vec<u8> {
+pub fn luts_to_bytes(l: &Luts) -> Bytes {
     match l {
-        Luts::U8(v) => v.clone(),
+        Luts::U8(v) => Bytes::copy_from_slice(v),
         Luts::U16(v) => v.iter().flat_map(|s| s.to_le_bytes()).collect(),
     }
 }
 
 /// Tables from the wire.
-pub fn luts_from_bytes(bytes: Vec<u8>, depth: Depth) -> Result<Luts, TaskError> {
+pub fn luts_from_bytes(bytes: Bytes, depth: Depth) -> Result<Luts, TaskError> {
     Ok(match pixels_from_bytes(bytes, depth)? {
         Pixels::U8(v) => Luts::U8(v),
         Pixels::U16(v) => Luts::U16(v),
@@ -174,4 +189,23 @@ pub fn options_from_parts(mode: &str, method: &str, clip_limit: f64, tiles: (u32
         }
     };
     Ok(Options { mode, method })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_cross_the_wire_unchanged() {
+        for pixels in [Pixels::U8(vec![0, 1, 254, 255]), Pixels::U16(vec![0, 1, 0x1234, 0xfedc, 65535])] {
+            let depth = pixels.depth();
+            let shared = Arc::new(pixels.clone());
+            let wire = pixels_to_bytes(&shared);
+            assert_eq!(wire.len(), pixels.len() * if depth == Depth::U8 { 1 } else { 2 });
+            assert_eq!(pixels_from_bytes(wire, depth).unwrap(), pixels);
+        }
+        let wire = pixels_to_bytes(&Arc::new(Pixels::U16(vec![0x0102])));
+        assert_eq!(&wire[..], &[2, 1], "16-bit samples travel little-endian");
+        assert!(pixels_from_bytes(Bytes::from_static(&[1, 2, 3]), Depth::U16).is_err());
+    }
 }

@@ -72,24 +72,15 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<(Image, Format), DecodeEr
     if bytes.len() as u64 > limits.max_input_bytes {
         return Err(DecodeError::TooLarge { limit: limits.max_input_bytes });
     }
-    let format = image::guess_format(bytes).ok().and_then(Format::from_image).ok_or(DecodeError::NotAnImage)?;
-    // The decoder's own limit errors are the same refusal as ours.
-    let fail = |e: image::ImageError| match e {
-        image::ImageError::Limits(e) => DecodeError::OverLimits { reason: e.to_string(), limits: describe(limits) },
-        e => DecodeError::Corrupt { format, reason: e.to_string() },
-    };
-
+    let format = guess_format(bytes)?;
+    let fail = failure(format, limits);
     let reader = || {
         let mut r = ImageReader::with_format(Cursor::new(bytes), format.to_image());
-        let mut l = image::Limits::default();
-        l.max_image_width = Some(limits.max_width);
-        l.max_image_height = Some(limits.max_height);
-        l.max_alloc = Some(limits.max_alloc());
-        r.limits(l);
+        r.limits(image_limits(limits));
         r
     };
     // The header alone first: a bomb is refused before any pixel is decoded.
-    let (width, height) = reader().into_dimensions().map_err(fail)?;
+    let (width, height) = reader().into_dimensions().map_err(&fail)?;
     check_dimensions(width, height, limits)?;
     // The JPEG decoder is lenient, as browsers are: it fills what a file
     // lacks with gray. A file cut short is refused instead of equalized.
@@ -130,7 +121,30 @@ fn jpeg_is_complete(bytes: &[u8]) -> bool {
     }
 }
 
-fn check_dimensions(width: u32, height: u32, limits: &Limits) -> Result<(), DecodeError> {
+/// The format `head` (the input's first bytes) announces.
+pub(crate) fn guess_format(head: &[u8]) -> Result<Format, DecodeError> {
+    image::guess_format(head).ok().and_then(Format::from_image).ok_or(DecodeError::NotAnImage)
+}
+
+/// The `image` crate's limits for ours.
+pub(crate) fn image_limits(limits: &Limits) -> image::Limits {
+    let mut l = image::Limits::default();
+    l.max_image_width = Some(limits.max_width);
+    l.max_image_height = Some(limits.max_height);
+    l.max_alloc = Some(limits.max_alloc());
+    l
+}
+
+/// How a decoder's error reads: its own limit errors are the same refusal
+/// as ours, anything else means the file is broken.
+pub(crate) fn failure(format: Format, limits: &Limits) -> impl Fn(image::ImageError) -> DecodeError + '_ {
+    move |e| match e {
+        image::ImageError::Limits(e) => DecodeError::OverLimits { reason: e.to_string(), limits: describe(limits) },
+        e => DecodeError::Corrupt { format, reason: e.to_string() },
+    }
+}
+
+pub(crate) fn check_dimensions(width: u32, height: u32, limits: &Limits) -> Result<(), DecodeError> {
     let pixels = u64::from(width) * u64::from(height);
     if width == 0 || height == 0 || width > limits.max_width || height > limits.max_height || pixels > limits.max_pixels
     {

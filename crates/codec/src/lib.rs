@@ -6,14 +6,20 @@
 //! pixels ([`decode`]). Encoding picks the format from the output name or an
 //! explicit [`Format`] ([`encode`]); PNG goes through [`png`], which the
 //! cluster can also drive strip by strip.
+//!
+//! A PNG can also be decoded strip by strip ([`stream`]), from memory or
+//! from a file ([`Input`]), so that a master never holds the whole image.
 
 pub mod decode;
 pub mod encode;
 pub mod format;
+pub mod input;
 pub mod limits;
 pub mod png;
+pub mod stream;
 
 pub use decode::{DecodeError, decode, read_limited};
 pub use encode::{EncodeError, encode};
 pub use format::Format;
+pub use input::Input;
 pub use limits::Limits;

@@ -114,8 +114,9 @@ impl Default for Settings {
 /// One strip's rows, filtered and deflated.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EncodedStrip {
-    /// Raw deflate data (a sync-flushed piece, or the final one).
-    pub deflate: Vec<u8>,
+    /// Raw deflate data (a sync-flushed piece, or the final one), shared
+    /// rather than copied on its way to the writer.
+    pub deflate: bytes::Bytes,
     /// Adler-32 of the filtered bytes.
     pub adler: u32,
     /// Number of filtered bytes.
@@ -160,7 +161,7 @@ pub fn encode_strip(
     len += feed.len() as u64;
     let flush = if last { FlushCompress::Finish } else { FlushCompress::Sync };
     deflate_all(&mut compress, &feed, &mut deflate, flush);
-    EncodedStrip { deflate, adler: adler.finish(), len }
+    EncodedStrip { deflate: deflate.into(), adler: adler.finish(), len }
 }
 
 /// Feeds all of `input` and, for a flush, everything it produces.

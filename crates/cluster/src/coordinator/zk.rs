@@ -216,7 +216,11 @@ impl ZooKeeper {
             task.abort();
             let _ = task.await;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // A moment for the close to go out, so others see a member leave at
+        // once; a client owns no node, so nobody waits on its session.
+        if !matches!(self.role, Role::Client) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     fn path(&self, child: &str) -> String {

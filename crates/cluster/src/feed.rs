@@ -1,0 +1,340 @@
+//! Where a job's strips come from on the master, so that it never holds the
+//! whole image when it need not.
+//!
+//! A PNG is decoded in order as the map phase sends its strips (a few
+//! strips ahead, so decoding overlaps sending); a strip is held only until
+//! its map result is in, after which the worker that mapped it keeps it for
+//! apply. A strip needed again (its worker is gone or stuck, and apply runs
+//! elsewhere) is decoded again from the input, by a second reader that
+//! moves forward through the image, so a run of resends costs one pass.
+//! Other formats (and interlaced PNG) are decoded whole, and strips are
+//! copied out of that image as they are sent.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use histo_codec::DecodeError;
+use histo_codec::stream::{Opened, StripReader};
+use histo_core::job::{Plan, Samples};
+use histo_core::strips::Strip;
+use histo_core::{Image, Pixels};
+
+use crate::task::TaskError;
+
+/// A strip's samples and the row above it (working layout), as sent to
+/// workers.
+pub type Part = (Arc<Pixels>, Option<Arc<Pixels>>);
+
+/// Strips decoded ahead of the map phase's requests.
+const AHEAD: usize = 2;
+
+/// A job's strips, on demand.
+pub struct Feed {
+    plan: Plan,
+    strips: Vec<Strip>,
+    source: Source,
+    /// Parts decoded and not yet mapped.
+    held: Mutex<HashMap<usize, Part>>,
+    /// The first decoding error, for the job's answer.
+    error: Mutex<Option<DecodeError>>,
+    /// Time spent decoding, in nanoseconds.
+    decoding: AtomicU64,
+}
+
+enum Source {
+    /// A PNG decoded in order, and a second reader for strips needed again.
+    Rows(Box<Rows>),
+    /// An image decoded whole, in the working layout.
+    Whole(Pixels),
+}
+
+struct Rows {
+    main: Mutex<Sequential>,
+    replay: Mutex<Option<StripReader>>,
+}
+
+struct Sequential {
+    reader: StripReader,
+    /// The next strip `reader` decodes.
+    next: usize,
+    /// The last row of the strip before `next` (working layout).
+    last_row: Option<Arc<Pixels>>,
+    /// Set once decoding failed: the reader cannot go on.
+    broken: Option<String>,
+}
+
+impl Feed {
+    /// A feed of `strips` from what [`histo_codec::stream::open`] found.
+    /// Converts a whole image to the working layout now (CPU work: call it
+    /// off the async threads).
+    pub fn new(plan: Plan, strips: Vec<Strip>, opened: Opened) -> Feed {
+        let source = match opened {
+            Opened::Strips(reader) => Source::Rows(Box::new(Rows {
+                main: Mutex::new(Sequential { reader: *reader, next: 0, last_row: None, broken: None }),
+                replay: Mutex::new(None),
+            })),
+            Opened::Whole(image, _) => Source::Whole(working(&plan, image)),
+        };
+        Feed { plan, strips, source, held: Mutex::default(), error: Mutex::default(), decoding: AtomicU64::new(0) }
+    }
+
+    /// Strip `index`, for a map attempt: held, decoded now, or decoded again.
+    /// Also starts decoding the strips after it.
+    pub async fn for_map(self: &Arc<Self>, index: usize) -> Result<Part, TaskError> {
+        let part = self.part(index).await?;
+        if matches!(self.source, Source::Rows(_)) {
+            let feed = self.clone();
+            tokio::task::spawn_blocking(move || feed.decode_ahead(index + AHEAD));
+        }
+        Ok(part)
+    }
+
+    /// Strip `index`, for an apply attempt on a worker that may not hold it.
+    pub async fn for_resend(self: &Arc<Self>, index: usize) -> Result<Part, TaskError> {
+        self.part(index).await
+    }
+
+    /// Strip `index` was mapped: its worker holds it now, the feed lets go.
+    pub fn mapped(&self, index: usize) {
+        self.held.lock().expect("held lock").remove(&index);
+    }
+
+    /// The first decoding error, if decoding failed.
+    pub fn take_error(&self) -> Option<DecodeError> {
+        self.error.lock().expect("error lock").take()
+    }
+
+    /// Time spent decoding strips so far.
+    pub fn decoding_time(&self) -> Duration {
+        Duration::from_nanos(self.decoding.load(Ordering::Relaxed))
+    }
+
+    /// Parts held now (decoded, not yet mapped).
+    pub fn held(&self) -> usize {
+        self.held.lock().expect("held lock").len()
+    }
+
+    async fn part(self: &Arc<Self>, index: usize) -> Result<Part, TaskError> {
+        if index >= self.strips.len() {
+            return Err(TaskError::Invalid(format!("no strip {index}")));
+        }
+        if let Some(part) = self.held.lock().expect("held lock").get(&index) {
+            return Ok(part.clone());
+        }
+        let feed = self.clone();
+        tokio::task::spawn_blocking(move || feed.part_now(index))
+            .await
+            .map_err(|e| TaskError::Invalid(format!("decoding strip {index} ended: {e}")))?
+    }
+
+    fn part_now(&self, index: usize) -> Result<Part, TaskError> {
+        match &self.source {
+            Source::Whole(pixels) => Ok(self.cut(pixels, index)),
+            Source::Rows(rows) => {
+                let main = &rows.main;
+                {
+                    let mut main = main.lock().expect("decoder lock");
+                    if let Some(part) = self.held.lock().expect("held lock").get(&index) {
+                        return Ok(part.clone());
+                    }
+                    if main.next <= index {
+                        self.advance(&mut main, index)?;
+                        if let Some(part) = self.held.lock().expect("held lock").get(&index) {
+                            return Ok(part.clone());
+                        }
+                    }
+                }
+                // Decoded before and let go: decode it again.
+                self.replay(rows, index)
+            }
+        }
+    }
+
+    /// Decodes strips in order up to `last` (or the end), holding them.
+    fn advance(&self, main: &mut Sequential, last: usize) -> Result<(), TaskError> {
+        let last = last.min(self.strips.len().saturating_sub(1));
+        while main.next <= last {
+            if let Some(why) = &main.broken {
+                return Err(TaskError::Invalid(why.clone()));
+            }
+            let strip = self.strips[main.next];
+            let started = Instant::now();
+            let decoded = main.reader.strip(&strip);
+            let decoded = match decoded {
+                Ok(pixels) => self.to_working(pixels),
+                Err(e) => {
+                    main.broken = Some(e.to_string());
+                    return Err(self.failed(e));
+                }
+            };
+            let row_len = self.plan.row_len();
+            let last_row = Arc::new(copy(&decoded, decoded.len() - row_len..decoded.len()));
+            let part = (Arc::new(decoded), main.last_row.replace(last_row));
+            self.decoding.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            self.held.lock().expect("held lock").insert(main.next, part);
+            main.next += 1;
+        }
+        Ok(())
+    }
+
+    /// Decodes ahead of the map phase, unless another thread is decoding.
+    fn decode_ahead(&self, last: usize) {
+        let Source::Rows(rows) = &self.source else { return };
+        let main = &rows.main;
+        let Ok(mut main) = main.try_lock() else { return };
+        if main.next <= last && main.broken.is_none() {
+            // An error here is recorded; the attempt that needs the strip reports it.
+            let _ = self.advance(&mut main, last);
+        }
+    }
+
+    /// Strip `index` decoded again from the input, not held.
+    fn replay(&self, rows: &Rows, index: usize) -> Result<Part, TaskError> {
+        let mut replay = rows.replay.lock().expect("replay lock");
+        let started = Instant::now();
+        let reader = match replay.as_mut() {
+            Some(r) => r,
+            None => {
+                let fresh = rows.main.lock().expect("decoder lock").reader.restart().map_err(|e| self.failed(e))?;
+                replay.insert(fresh)
+            }
+        };
+        let strip = self.strips[index];
+        let above = if strip.y0 > 0 {
+            let row = reader.rows(strip.y0 - 1, 1).map_err(|e| self.failed(e))?;
+            Some(Arc::new(self.to_working(row)))
+        } else {
+            None
+        };
+        let samples = reader.strip(&strip).map_err(|e| self.failed(e))?;
+        let part = (Arc::new(self.to_working(samples)), above);
+        self.decoding.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        Ok(part)
+    }
+
+    /// A strip copied out of a whole image.
+    fn cut(&self, pixels: &Pixels, index: usize) -> Part {
+        let row_len = self.plan.row_len();
+        let range = self.strips[index].sample_range(row_len);
+        let above = (range.start > 0).then(|| Arc::new(copy(pixels, range.start - row_len..range.start)));
+        (Arc::new(copy(pixels, range)), above)
+    }
+
+    fn to_working(&self, pixels: Pixels) -> Pixels {
+        if self.plan.converts_to_gray() { self.plan.convert_to_gray(pixels.slice(0..pixels.len())) } else { pixels }
+    }
+
+    /// Records a decoding error (the first one is the job's answer) and
+    /// fails the attempt for good.
+    fn failed(&self, e: DecodeError) -> TaskError {
+        let why = format!("cannot decode the input: {e}");
+        self.error.lock().expect("error lock").get_or_insert(e);
+        TaskError::Invalid(why)
+    }
+}
+
+/// The decoded image in the working layout.
+fn working(plan: &Plan, image: Image) -> Pixels {
+    let (_, _, _, pixels) = image.into_parts();
+    if plan.converts_to_gray() { plan.convert_to_gray(pixels.slice(0..pixels.len())) } else { pixels }
+}
+
+fn copy(pixels: &Pixels, range: std::ops::Range<usize>) -> Pixels {
+    match pixels.slice(range) {
+        Samples::U8(s) => Pixels::U8(s.to_vec()),
+        Samples::U16(s) => Pixels::U16(s.to_vec()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use histo_codec::{Input, Limits, png};
+    use histo_core::job::Options;
+    use histo_core::strips;
+    use histo_core::{Depth, Layout};
+
+    use super::*;
+
+    fn rgb_png(width: u32, height: u32) -> Vec<u8> {
+        let data: Vec<u8> = (0..width * height * 3).map(|i| (i * 7 % 253) as u8).collect();
+        let image = Image::new(width, height, Layout::Rgb, Pixels::U8(data)).unwrap();
+        let mut out = Vec::new();
+        png::encode(&image, &png::Settings::default(), &mut out).unwrap();
+        out
+    }
+
+    /// Every strip as the whole-image path cuts it, for comparison.
+    fn expected(bytes: &[u8], plan: &Plan, strips: &[Strip]) -> Vec<Part> {
+        let (image, _) = histo_codec::decode(bytes, &Limits::CLI).unwrap();
+        let pixels = working(plan, image);
+        let whole = Feed { source: Source::Whole(pixels), ..feed_of(bytes, plan, strips) };
+        (0..strips.len()).map(|i| whole.part_now(i).unwrap()).collect()
+    }
+
+    fn feed_of(bytes: &[u8], plan: &Plan, strips: &[Strip]) -> Feed {
+        let opened = histo_codec::stream::open(&Input::from(bytes.to_vec()), &Limits::CLI).unwrap();
+        assert!(matches!(opened, Opened::Strips(_)));
+        Feed::new(plan.clone(), strips.to_vec(), opened)
+    }
+
+    fn plan(mode: &str) -> Plan {
+        let options = Options { mode: mode.parse().unwrap(), ..Options::default() };
+        Plan::new(50, 90, Layout::Rgb, Depth::U8, options).unwrap()
+    }
+
+    #[tokio::test]
+    async fn strips_match_the_whole_image_in_order_again_and_out_of_order() {
+        let bytes = rgb_png(50, 90);
+        for mode in ["gray", "luma"] {
+            let plan = plan(mode);
+            let strips = strips::split(90, 7);
+            let want = expected(&bytes, &plan, &strips);
+            let feed = Arc::new(feed_of(&bytes, &plan, &strips));
+            for (i, w) in want.iter().enumerate() {
+                assert_eq!(&feed.for_map(i).await.unwrap(), w, "{mode} strip {i}");
+            }
+            // Mapped strips are let go, and decoded again when asked for.
+            (0..strips.len()).for_each(|i| feed.mapped(i));
+            assert_eq!(feed.held(), 0);
+            for i in [5, 6, 1, 3, 0] {
+                assert_eq!(&feed.for_resend(i).await.unwrap(), &want[i], "{mode} resent strip {i}");
+            }
+            assert_eq!(feed.held(), 0, "resent strips are not held");
+        }
+    }
+
+    #[tokio::test]
+    async fn only_strips_in_flight_and_a_few_ahead_are_held() {
+        let bytes = rgb_png(50, 90);
+        let plan = plan("luma");
+        let strips = strips::split(90, 30);
+        let feed = Arc::new(feed_of(&bytes, &plan, &strips));
+        for i in 0..strips.len() {
+            feed.for_map(i).await.unwrap();
+            feed.mapped(i);
+            assert!(feed.held() <= AHEAD + 1, "{} held after strip {i}", feed.held());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_decoding_error_fails_the_attempt_and_is_kept_for_the_job() {
+        let bytes = rgb_png(50, 90);
+        let plan = plan("luma");
+        let strips = strips::split(90, 7);
+        let truncated = bytes[..bytes.len() * 2 / 3].to_vec();
+        let feed = Arc::new(feed_of(&truncated, &plan, &strips));
+        let mut failed = false;
+        for i in 0..strips.len() {
+            if let Err(e) = feed.for_map(i).await {
+                assert!(matches!(e, TaskError::Invalid(_)), "{e}");
+                failed = true;
+                break;
+            }
+        }
+        assert!(failed, "a truncated image decoded");
+        let err = feed.take_error().expect("the decoding error");
+        assert!(matches!(err, DecodeError::Corrupt { .. }), "{err}");
+    }
+}
