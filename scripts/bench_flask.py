@@ -19,7 +19,6 @@ Everything is bounded in time and every process started is stopped."""
 
 import argparse
 import ctypes
-import io
 import json
 import os
 import re
@@ -37,7 +36,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
+
+from bench_http import low_contrast_square_png
 
 ROOT = Path(__file__).resolve().parents[1]
 HISTO = Path(os.environ.get("HISTO_BIN", ROOT / "target" / "release" / "histo"))
@@ -60,13 +60,7 @@ def die_with_parent():
 
 def low_contrast_png(side: int) -> bytes:
     """The colour test image of scripts/bench_http.py, side × side, as PNG."""
-    rng = np.random.default_rng(7)
-    y, x = np.mgrid[0:side, 0:side]
-    base = 90 + (40 * (x + y) / (2 * side)) + rng.integers(0, 12, size=(side, side))
-    rgb = np.stack([base + 10, base + 3, base - 8], axis=-1).clip(0, 255).astype("uint8")
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
+    return low_contrast_square_png(side)
 
 
 def free_port() -> int:

@@ -28,7 +28,11 @@ TOKEN = "bench-http-token-1f2e3d4c"
 
 
 def low_contrast_png(megapixels: float) -> bytes:
-    side = int((megapixels * 1_000_000) ** 0.5)
+    return low_contrast_square_png(int((megapixels * 1_000_000) ** 0.5))
+
+
+def low_contrast_square_png(side: int) -> bytes:
+    """A low-contrast, noisy colour picture, side × side, as PNG."""
     rng = np.random.default_rng(7)
     y, x = np.mgrid[0:side, 0:side]
     base = 90 + (40 * (x + y) / (2 * side)) + rng.integers(0, 12, size=(side, side))
