@@ -5,9 +5,7 @@ every 0.5 s; prints the peak of each 30 s window. A level series means no
 growth. Usage: .venv/bin/python scripts/bench_serve_memory.py [SECONDS]"""
 
 import io
-import os
 import re
-import subprocess
 import sys
 import threading
 import time
@@ -20,16 +18,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "reference"))
 from images import low_contrast_color, low_contrast_gray  # noqa: E402
 
-TOKEN = "bench-serve-memory-token-123456"
+from bench_http import TOKEN, start_server  # noqa: E402
 
 
 def main(seconds: float):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HISTO_")}
-    env.update(HISTO_TOKEN=TOKEN, HISTO_LOG="warn")
-    histo = os.environ.get("HISTO_BIN", str(ROOT / "target" / "release" / "histo"))
-    server = subprocess.Popen([histo, "serve", "--listen", "127.0.0.1:0", "--workers", "2"],
-                              stdout=subprocess.PIPE, env=env, text=True)
-    url = next(m.group(1) for line in server.stdout if (m := re.search(r"listening on (http://\S+)", line)))
+    server, url = start_server(workers=2)
     bodies = []
     for pixels in [low_contrast_gray(3000, 3000, 4), low_contrast_color(1000, 1000, 2), low_contrast_color(2000, 2000, 5)]:
         buf = io.BytesIO()

@@ -11,7 +11,7 @@ use histo_cluster::{Cluster, EventBus, JobSpec, Role};
 use histo_codec::{Format, Input, Limits, png};
 use histo_core::job::{self, ClaheParams, Method, Mode, Options};
 
-use crate::io_paths::{OutputFile, check_input, is_stdio, write_output};
+use crate::io_paths::{OutputFile, check_input, is_stdio, read_input, write_output};
 use crate::zk_args::ZkArgs;
 
 /// Arguments of `histo equalize`.
@@ -153,10 +153,7 @@ pub async fn run(args: Args) -> Result<()> {
     let name = if is_stdio(&args.input) { "standard input".to_owned() } else { args.input.display().to_string() };
     // A file is read as it is decoded, never whole; standard input is read first.
     let input = if is_stdio(&args.input) {
-        Input::from(
-            histo_codec::read_limited(std::io::stdin().lock(), &limits)
-                .with_context(|| format!("cannot read {name}"))?,
-        )
+        Input::from(read_input(&args.input, &limits).with_context(|| format!("cannot read {name}"))?)
     } else {
         check_input(&args.input, &limits).with_context(|| format!("cannot read {name}"))?;
         Input::file(&args.input).with_context(|| format!("cannot read {name}"))?

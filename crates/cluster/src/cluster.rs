@@ -581,7 +581,7 @@ impl Inner {
         };
         let after_plan = plan.output_plan();
         let mut after = after_plan.empty_histograms();
-        let mut sink = Sink::start(plan, format, spec.png, out);
+        let mut sink = Sink::start(plan, strips, format, spec.png, out);
         let applied = scheduler::run_tasks(
             &self.scheduler,
             self.coordinator.as_ref(),
@@ -657,17 +657,16 @@ struct RawSink<W> {
 }
 
 impl<W: Write + Seek + Send + 'static> Sink<W> {
-    fn start(plan: &Plan, format: Format, settings: png::Settings, out: W) -> Self {
+    fn start(plan: &Plan, strips: &[strips::Strip], format: Format, settings: png::Settings, out: W) -> Self {
         let samples = plan.height() as usize * plan.row_len();
         if format != Format::Png {
             let pixels = match plan.depth() {
                 Depth::U8 => Pixels::U8(vec![0; samples]),
                 Depth::U16 => Pixels::U16(vec![0; samples]),
             };
-            let strips = strips::split(plan.height(), strips::count_for(plan.height(), plan.row_len()));
             return Sink::Raw(Box::new(RawSink {
                 plan: plan.clone(),
-                strips,
+                strips: strips.to_vec(),
                 format,
                 settings,
                 pixels,
@@ -681,7 +680,7 @@ impl<W: Write + Seek + Send + 'static> Sink<W> {
             layout: plan.output_layout(),
             depth: plan.depth(),
         };
-        let count = strips::count_for(plan.height(), plan.row_len());
+        let count = strips.len();
         let (pieces, arriving) = std::sync::mpsc::channel::<(usize, EncodedStrip)>();
         let writer = tokio::task::spawn_blocking(move || {
             let counted = Counted { out: io::BufWriter::with_capacity(1 << 20, out), written: 0 };

@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 
 use histo_codec::DecodeError;
 use histo_codec::stream::{Opened, StripReader};
+use histo_core::Pixels;
 use histo_core::job::{Plan, Samples};
 use histo_core::strips::Strip;
-use histo_core::{Image, Pixels};
 
 use crate::task::TaskError;
 
@@ -75,7 +75,7 @@ impl Feed {
                 main: Mutex::new(Sequential { reader: *reader, next: 0, last_row: None, broken: None }),
                 replay: Mutex::new(None),
             })),
-            Opened::Whole(image, _) => Source::Whole(working(&plan, image)),
+            Opened::Whole(image, _) => Source::Whole(working(&plan, image.into_parts().3)),
         };
         Feed { plan, strips, source, held: Mutex::default(), error: Mutex::default(), decoding: AtomicU64::new(0) }
     }
@@ -223,7 +223,7 @@ impl Feed {
     }
 
     fn to_working(&self, pixels: Pixels) -> Pixels {
-        if self.plan.converts_to_gray() { self.plan.convert_to_gray(pixels.slice(0..pixels.len())) } else { pixels }
+        working(&self.plan, pixels)
     }
 
     /// Records a decoding error (the first one is the job's answer) and
@@ -235,9 +235,9 @@ impl Feed {
     }
 }
 
-/// The decoded image in the working layout.
-fn working(plan: &Plan, image: Image) -> Pixels {
-    let (_, _, _, pixels) = image.into_parts();
+/// Decoded samples in the working layout (gray, for a colour image
+/// equalized as gray).
+fn working(plan: &Plan, pixels: Pixels) -> Pixels {
     if plan.converts_to_gray() { plan.convert_to_gray(pixels.slice(0..pixels.len())) } else { pixels }
 }
 
@@ -253,7 +253,7 @@ mod tests {
     use histo_codec::{Input, Limits, png};
     use histo_core::job::Options;
     use histo_core::strips;
-    use histo_core::{Depth, Layout};
+    use histo_core::{Depth, Image, Layout};
 
     use super::*;
 
@@ -268,7 +268,7 @@ mod tests {
     /// Every strip as the whole-image path cuts it, for comparison.
     fn expected(bytes: &[u8], plan: &Plan, strips: &[Strip]) -> Vec<Part> {
         let (image, _) = histo_codec::decode(bytes, &Limits::CLI).unwrap();
-        let pixels = working(plan, image);
+        let pixels = working(plan, image.into_parts().3);
         let whole = Feed { source: Source::Whole(pixels), ..feed_of(bytes, plan, strips) };
         (0..strips.len()).map(|i| whole.part_now(i).unwrap()).collect()
     }

@@ -85,7 +85,10 @@ type Attempt<R> = Pin<Box<dyn Future<Output = Outcome<R>> + Send>>;
 
 #[derive(Default)]
 struct TaskState {
-    running: Vec<String>,
+    /// Attempts under way: the worker and when the attempt started.
+    running: Vec<(String, Instant)>,
+    /// A result is in.
+    done: bool,
     failures: u32,
     resend: bool,
     backed_up: bool,
@@ -140,26 +143,18 @@ where
     F: Fn(usize, Arc<WorkerLink>, bool) -> Fut,
     Fut: Future<Output = Result<R, TaskError>> + Send + 'static,
 {
-    let mut finished_task: Vec<bool> = vec![false; count];
     let mut state: Vec<TaskState> = (0..count).map(|_| TaskState::default()).collect();
     let mut pending: VecDeque<usize> = (0..count).collect();
     let mut running: FuturesUnordered<Attempt<R>> = FuturesUnordered::new();
-    // Attempts under way: task, worker, start.
-    let mut live: Vec<(usize, String, Instant)> = Vec::new();
     let mut excluded: HashSet<String> = HashSet::new();
     let mut durations: Vec<Duration> = Vec::new();
     let mut finished = 0;
     let mut idle_since: Option<Instant> = None;
 
-    let launch = |task: usize,
-                  worker: Arc<WorkerLink>,
-                  resend: bool,
-                  running: &mut FuturesUnordered<Attempt<R>>,
-                  live: &mut Vec<(usize, String, Instant)>| {
+    let launch = |task: usize, worker: Arc<WorkerLink>, resend: bool, running: &mut FuturesUnordered<Attempt<R>>| {
         let fut = attempt(task, worker.clone(), resend);
         let timeout = config.task_timeout;
         let reservation = worker.reserve();
-        live.push((task, worker.id().to_owned(), Instant::now()));
         running.push(Box::pin(async move {
             let _reservation = reservation;
             let started = Instant::now();
@@ -177,8 +172,10 @@ where
         let workers: Vec<Arc<WorkerLink>> =
             source.workers().into_iter().filter(|w| !excluded.contains(w.id())).collect();
         let threshold = (!durations.is_empty()).then(|| straggler_threshold(config, &mut durations));
-        let stuck = |owner: &str, live: &[(usize, String, Instant)]| {
-            threshold.is_some_and(|t| live.iter().any(|(_, w, at)| w == owner && at.elapsed() > t))
+        let stuck = |owner: &str, state: &[TaskState]| {
+            threshold.is_some_and(|t| {
+                state.iter().flat_map(|s| &s.running).any(|(w, since)| w == owner && since.elapsed() > t)
+            })
         };
         let mut waiting = VecDeque::new();
         while let Some(task) = pending.pop_front() {
@@ -188,7 +185,7 @@ where
             let chosen = match owner {
                 Some(p) => pick(&workers, Some(p), &s.running)
                     .filter(|w| w.id() == p)
-                    .or_else(|| if stuck(p, &live) { pick(&workers, None, &s.running) } else { None }),
+                    .or_else(|| if stuck(p, &state) { pick(&workers, None, &s.running) } else { None }),
                 None => pick(&workers, preferred, &s.running),
             };
             let Some(worker) = chosen else {
@@ -201,9 +198,9 @@ where
             };
             let s = &mut state[task];
             let resend = s.resend || preferred.is_some_and(|p| p != worker.id());
-            s.running.push(worker.id().to_owned());
+            s.running.push((worker.id().to_owned(), Instant::now()));
             s.started.get_or_insert_with(Instant::now);
-            launch(task, worker, resend, &mut running, &mut live);
+            launch(task, worker, resend, &mut running);
         }
         waiting.extend(pending.drain(..));
         pending = waiting;
@@ -211,16 +208,16 @@ where
         if let Some(threshold) = threshold {
             for (task, s) in state.iter_mut().enumerate() {
                 let slow = s.started.is_some_and(|t| t.elapsed() > threshold);
-                if !finished_task[task]
+                if !s.done
                     && !s.backed_up
                     && s.running.len() == 1
                     && slow
                     && let Some(worker) = pick(&workers, None, &s.running)
                 {
-                    tracing::info!(task, from = %s.running[0], to = %worker.id(), "backing up a straggler");
+                    tracing::info!(task, from = %s.running[0].0, to = %worker.id(), "backing up a straggler");
                     s.backed_up = true;
-                    s.running.push(worker.id().to_owned());
-                    launch(task, worker, true, &mut running, &mut live);
+                    s.running.push((worker.id().to_owned(), Instant::now()));
+                    launch(task, worker, true, &mut running);
                 }
             }
         }
@@ -254,23 +251,20 @@ where
             _ = tick => None,
         };
         let Some(Outcome { task, worker, started, result }) = outcome else { continue };
-        if let Some(i) = live.iter().position(|(t, w, _)| *t == task && w == worker.id()) {
-            live.swap_remove(i);
-        }
         let s = &mut state[task];
-        if let Some(i) = s.running.iter().position(|w| w == worker.id()) {
+        if let Some(i) = s.running.iter().position(|(w, _)| w == worker.id()) {
             s.running.swap_remove(i);
         }
         match result {
             Ok(r) => {
-                if !finished_task[task] {
+                if !s.done {
                     durations.push(started.elapsed());
-                    finished_task[task] = true;
+                    s.done = true;
                     finished += 1;
                     done(task, worker.id(), r, finished, count);
                 }
             }
-            Err(_) if finished_task[task] => {}
+            Err(_) if s.done => {}
             Err(TaskError::Invalid(why)) => {
                 return Err(PhaseError::Failed(format!("task {task} is invalid on {}: {why}", worker.id())));
             }
@@ -305,8 +299,12 @@ where
 
 /// The least-loaded worker with a free slot, the preferred one first, never
 /// one already running this task.
-fn pick(workers: &[Arc<WorkerLink>], preferred: Option<&str>, running: &[String]) -> Option<Arc<WorkerLink>> {
-    let free = |w: &&Arc<WorkerLink>| w.in_flight() < w.slots() && !running.iter().any(|r| r == w.id());
+fn pick(
+    workers: &[Arc<WorkerLink>],
+    preferred: Option<&str>,
+    running: &[(String, Instant)],
+) -> Option<Arc<WorkerLink>> {
+    let free = |w: &&Arc<WorkerLink>| w.in_flight() < w.slots() && !running.iter().any(|(r, _)| r == w.id());
     if let Some(p) = preferred
         && let Some(w) = workers.iter().filter(free).find(|w| w.id() == p)
     {

@@ -161,7 +161,7 @@ impl StripReader {
 
     /// A fresh reader of the same input, at row 0.
     pub fn restart(&self) -> Result<StripReader, DecodeError> {
-        let reader = png_reader(&self.input, &self.limits).map_err(decode::failure(Format::Png, &self.limits))?;
+        let reader = png_reader(&self.input, &self.limits).map_err(self.failure())?;
         Ok(StripReader { reader, next: 0, scratch: vec![0; self.line], input: self.input.clone(), ..*self })
     }
 
@@ -180,40 +180,28 @@ impl StripReader {
             *self = self.restart()?;
         }
         while self.next < y0 {
-            let mut scratch = std::mem::take(&mut self.scratch);
-            let read = self.read_row(&mut scratch);
-            self.scratch = scratch;
-            read?;
+            self.read_row(None)?;
         }
-        let n = rows as usize * self.line;
         let pixels = match self.depth {
             Depth::U8 => {
-                let mut out = vec![0u8; n];
+                let mut out = vec![0u8; rows as usize * self.line];
                 for row in out.chunks_exact_mut(self.line) {
-                    self.read_row(row)?;
+                    self.read_row(Some(row))?;
                 }
                 Pixels::U8(out)
             }
             Depth::U16 => {
-                let mut out = Vec::with_capacity(n / 2);
-                let mut scratch = std::mem::take(&mut self.scratch);
+                let mut out = Vec::with_capacity(rows as usize * self.line / 2);
                 for _ in 0..rows {
-                    if let Err(e) = self.read_row(&mut scratch) {
-                        self.scratch = scratch;
-                        return Err(e);
-                    }
-                    out.extend(scratch.chunks_exact(2).map(|b| u16::from_be_bytes([b[0], b[1]])));
+                    self.read_row(None)?;
+                    out.extend(self.scratch.chunks_exact(2).map(|b| u16::from_be_bytes([b[0], b[1]])));
                 }
-                self.scratch = scratch;
                 Pixels::U16(out)
             }
         };
         if end == self.height {
             // Past the last row: the decoder consumes the rest of the image data.
-            let mut scratch = std::mem::take(&mut self.scratch);
-            let rest = self.reader.read_row(&mut scratch).map_err(png_error);
-            self.scratch = scratch;
-            rest.map_err(decode::failure(Format::Png, &self.limits))?;
+            self.reader.read_row(&mut self.scratch).map_err(png_error).map_err(self.failure())?;
         }
         Ok(pixels)
     }
@@ -223,18 +211,24 @@ impl StripReader {
         self.rows(strip.y0, strip.rows)
     }
 
-    fn read_row(&mut self, out: &mut [u8]) -> Result<(), DecodeError> {
-        let fail = decode::failure(Format::Png, &self.limits);
-        match self.reader.read_row(out).map_err(png_error).map_err(fail)? {
+    /// Decodes the next row into `out`, or into the scratch row.
+    fn read_row(&mut self, out: Option<&mut [u8]>) -> Result<(), DecodeError> {
+        let out = out.unwrap_or(&mut self.scratch);
+        match self.reader.read_row(out).map_err(png_error).map_err(self.failure())? {
             Some(_) => {
                 self.next += 1;
                 Ok(())
             }
-            None => Err(decode::failure(Format::Png, &self.limits)(ImageError::Decoding(DecodingError::new(
+            None => Err(self.failure()(ImageError::Decoding(DecodingError::new(
                 ImageFormatHint::Exact(ImageFormat::Png),
                 "image data ended before the last row",
             )))),
         }
+    }
+
+    /// How a decoder error reads, as [`crate::decode`] reads it.
+    fn failure(&self) -> impl Fn(ImageError) -> DecodeError + '_ {
+        decode::failure(Format::Png, &self.limits)
     }
 }
 
