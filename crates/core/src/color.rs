@@ -20,9 +20,12 @@ const CR2G: i32 = -11698;
 const CB2G: i32 = -5636;
 const CB2B: i32 = 29049;
 
+/// Rounds off the fractional bits. Every sum here fits in an i32, 16-bit
+/// samples included (the largest, a 16-bit luma, is 65535 × 2¹⁴ + 2¹³), and
+/// 32-bit arithmetic is what lets the per-pixel loops vectorize.
 #[inline]
-fn descale(v: i64) -> i32 {
-    ((v + i64::from(ROUND)) >> SHIFT) as i32
+fn descale(v: i32) -> i32 {
+    (v + ROUND) >> SHIFT
 }
 
 /// OpenCV's RGB → gray weights, at 15 fractional bits.
@@ -42,30 +45,37 @@ pub fn gray<T: Sample>(r: T, g: T, b: T) -> T {
 /// Luma (Y of YCrCb) of one RGB pixel.
 #[inline]
 pub fn luma<T: Sample>(r: T, g: T, b: T) -> T {
-    let (r, g, b) = (r.into() as i64, g.into() as i64, b.into() as i64);
-    T::from_u32(descale(r * i64::from(R2Y) + g * i64::from(G2Y) + b * i64::from(B2Y)) as u32)
+    let (r, g, b) = (r.into() as i32, g.into() as i32, b.into() as i32);
+    T::from_u32(descale(r * R2Y + g * G2Y + b * B2Y) as u32)
 }
 
 /// Splits an RGB pixel into (Y, Cr, Cb).
 #[inline]
 pub fn to_ycrcb<T: Sample>(r: T, g: T, b: T) -> (T, T, T) {
     let y = luma(r, g, b);
-    let yi = i64::from(y.into());
-    let delta = i64::from(T::HALF) << SHIFT;
-    let cr = descale((r.into() as i64 - yi) * i64::from(CR) + delta);
-    let cb = descale((b.into() as i64 - yi) * i64::from(CB) + delta);
-    (y, T::saturate(cr), T::saturate(cb))
+    let (cr, cb) = chroma(r, y, b);
+    (y, cr, cb)
+}
+
+/// (Cr, Cb) of an RGB pixel whose luma is `y`.
+#[inline]
+pub fn chroma<T: Sample>(r: T, y: T, b: T) -> (T, T) {
+    let y = y.into() as i32;
+    let delta = T::HALF << SHIFT;
+    let cr = descale((r.into() as i32 - y) * CR + delta);
+    let cb = descale((b.into() as i32 - y) * CB + delta);
+    (T::saturate(cr), T::saturate(cb))
 }
 
 /// Joins (Y, Cr, Cb) back into an RGB pixel.
 #[inline]
 pub fn from_ycrcb<T: Sample>(y: T, cr: T, cb: T) -> (T, T, T) {
     let y = y.into() as i32;
-    let cr = i64::from(cr.into() as i32 - T::HALF);
-    let cb = i64::from(cb.into() as i32 - T::HALF);
-    let r = y + descale(cr * i64::from(CR2R));
-    let g = y + descale(cb * i64::from(CB2G) + cr * i64::from(CR2G));
-    let b = y + descale(cb * i64::from(CB2B));
+    let cr = cr.into() as i32 - T::HALF;
+    let cb = cb.into() as i32 - T::HALF;
+    let r = y + descale(cr * CR2R);
+    let g = y + descale(cb * CB2G + cr * CR2G);
+    let b = y + descale(cb * CB2B);
     (T::saturate(r), T::saturate(g), T::saturate(b))
 }
 
@@ -108,6 +118,40 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The 32-bit sums against the same formulas in 64 bits, over a grid of
+    /// 16-bit colours that includes the extremes.
+    #[test]
+    fn sums_do_not_overflow_at_sixteen_bits() {
+        let d = |v: i64| (v + (1 << 13)) >> 14;
+        let clamp = |v: i64| v.clamp(0, 65535);
+        let levels = (0..=15).map(|k| k * 4369).chain([1, 32767, 32768, 65534]);
+        let levels: Vec<i64> = levels.collect();
+        for &r in &levels {
+            for &g in &levels {
+                for &b in &levels {
+                    let y = d(r * 4899 + g * 9617 + b * 1868);
+                    let cr = clamp(d((r - y) * 11682 + (32768 << 14)));
+                    let cb = clamp(d((b - y) * 9241 + (32768 << 14)));
+                    let (r16, g16, b16) = (r as u16, g as u16, b as u16);
+                    assert_eq!(to_ycrcb(r16, g16, b16), (y as u16, cr as u16, cb as u16));
+                    let (yo, cro, cbo) = (r, g - 32768, b - 32768); // any (Y, Cr, Cb) triple
+                    let back = (
+                        clamp(yo + d(cro * 22987)),
+                        clamp(yo + d(cbo * -5636 + cro * -11698)),
+                        clamp(yo + d(cbo * 29049)),
+                    );
+                    assert_eq!(from_ycrcb(r16, g16, b16), (back.0 as u16, back.1 as u16, back.2 as u16));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn saturate_clamps_both_ways() {
+        assert_eq!([-70000, -1, 0, 200, 255, 256, 70000].map(u8::saturate), [0, 0, 0, 200, 255, 255, 255]);
+        assert_eq!([-1, 0, 65535, 65536, i32::MAX].map(u16::saturate), [0, 0, 65535, 65535, 65535]);
     }
 
     #[test]
