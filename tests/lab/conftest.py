@@ -11,7 +11,7 @@ import sys
 import pytest
 from PIL import Image
 
-from lab_harness import ROOT, Lab
+from lab_harness import MASTER_PNG_FLAGS, ROOT, Lab
 
 sys.path.insert(0, str(ROOT / "tests" / "reference"))
 from images import low_contrast_gray  # noqa: E402
@@ -46,7 +46,7 @@ def image(histo_bin, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("image")
     src, dst = tmp / "in.png", tmp / "out.png"
     Image.fromarray(low_contrast_gray(3000, 3000, seed=11)).save(src, compress_level=1)
-    subprocess.run([str(histo_bin), "equalize", str(src), "-o", str(dst)], check=True, timeout=60)
+    subprocess.run([str(histo_bin), "equalize", str(src), "-o", str(dst), *MASTER_PNG_FLAGS], check=True, timeout=60)
     return src.read_bytes(), dst.read_bytes()
 
 

@@ -24,6 +24,9 @@ CONNECTION_TIMEOUT_S = SESSION_TIMEOUT_S * 0.4
 # Each task waits this long on the workers, so that jobs last long enough
 # to be disturbed halfway through.
 TASK_DELAY = "150ms"
+# The masters answer uploads with `histo serve`/`master`'s PNG settings, not
+# `histo equalize`'s: the local engine makes the expected bytes with these.
+MASTER_PNG_FLAGS = ["--png-level", "1"]
 
 
 class Lab:

@@ -23,7 +23,7 @@ from pathlib import Path
 import requests
 from PIL import Image
 
-from lab_harness import MASTERS, ROLES, SERVERS, Lab, digest
+from lab_harness import MASTER_PNG_FLAGS, MASTERS, ROLES, SERVERS, Lab, digest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "reference"))
@@ -62,7 +62,7 @@ def prepare(histo: Path, workdir: Path) -> list[Case]:
         src, dst = workdir / f"{name}.{fmt}", workdir / f"{name}.out.png"
         src.write_bytes(buf.getvalue())
         flags = [f"--{k.replace('_', '-')}={v}" for k, v in options.items() if k != "format"]
-        subprocess.run([str(histo), "equalize", str(src), "-o", str(dst), *flags], check=True, timeout=120)
+        subprocess.run([str(histo), "equalize", str(src), "-o", str(dst), *MASTER_PNG_FLAGS, *flags], check=True, timeout=120)
         cases.append(Case(name, src.read_bytes(), options, digest(dst.read_bytes())))
     return cases
 

@@ -1,6 +1,7 @@
 """`histo serve` and `histo healthcheck` as an operator runs them: the
 one-time dashboard URL with a generated token, errors on bad token
-configuration, graceful shutdown, and the health check's exit codes."""
+configuration, graceful shutdown, the answers' PNG settings, and the health
+check's exit codes."""
 
 import re
 import signal
@@ -9,7 +10,7 @@ import subprocess
 
 import requests
 
-from server_harness import Server, server_env
+from server_harness import TOKEN, Server, png, server_env
 
 
 def test_generated_token_is_printed_once_in_the_url_fragment(histo_bin, tmp_path):
@@ -58,6 +59,31 @@ def test_token_file_and_bad_configurations(histo_bin, tmp_path):
             assert len(p.stderr.strip().splitlines()) == 1, p.stderr
         assert "panicked" not in p.stderr
     busy.close()
+
+
+def test_answers_are_the_local_engines_bytes_at_the_servers_png_settings(histo_bin, tmp_path):
+    """Level 1 by default (the command line's is 2), and the flags change it."""
+    src = tmp_path / "in.png"
+    src.write_bytes(png(300, 200, seed=5))
+
+    def local(*flags):
+        dst = tmp_path / "local.png"
+        subprocess.run([histo_bin, "equalize", src, "-o", dst, *flags], check=True, timeout=60)
+        return dst.read_bytes()
+
+    def served(*args):
+        s = Server(histo_bin, tmp_path, server_env(HISTO_TOKEN=TOKEN), args=args)
+        try:
+            r = requests.post(s.url + "/upload", data=src.read_bytes(),
+                              headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+            assert r.status_code == 200, r.text
+            return r.content
+        finally:
+            assert s.stop() == 0
+
+    default = served()
+    assert default == local("--png-level", "1") != local()
+    assert served("--png-level", "9", "--png-filter", "paeth") == local("--png-level", "9", "--png-filter", "paeth")
 
 
 def test_healthcheck_exit_codes(histo_bin, server):

@@ -12,6 +12,7 @@ use histo_codec::{Format, Input, Limits, png};
 use histo_core::job::{self, ClaheParams, Method, Mode, Options};
 
 use crate::io_paths::{OutputFile, check_input, is_stdio, read_input, write_output};
+use crate::png_args::PngArgs;
 use crate::zk_args::ZkArgs;
 
 /// Arguments of `histo equalize`.
@@ -50,15 +51,8 @@ pub struct Args {
     #[arg(long, env = "HISTO_FORMAT", value_parser = parse_format)]
     format: Option<Format>,
 
-    /// PNG compression level, 0 (fastest) to 9 (smallest).
-    #[arg(long, env = "HISTO_PNG_LEVEL", default_value_t = png::Settings::default().level,
-          value_parser = clap::value_parser!(u32).range(0..=9))]
-    png_level: u32,
-
-    /// PNG row filter: none, sub, up, paeth, or adaptive (per row, the one
-    /// that leaves the smallest residuals).
-    #[arg(long, env = "HISTO_PNG_FILTER", default_value = "sub", value_parser = parse_filter)]
-    png_filter: png::Filter,
+    #[command(flatten)]
+    png: PngArgs,
 
     /// In-process workers (default: one per core). Ignored with --zk.
     #[arg(long, env = "HISTO_THREADS")]
@@ -113,10 +107,6 @@ fn parse_clip_limit(s: &str) -> Result<f64, String> {
 
 fn parse_tiles(s: &str) -> Result<(u32, u32), String> {
     job::parse_tiles(s).map_err(|e| e.to_string())
-}
-
-fn parse_filter(s: &str) -> Result<png::Filter, String> {
-    s.parse()
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -177,7 +167,7 @@ pub async fn run(args: Args) -> Result<()> {
     let spec = JobSpec {
         options: args.options(),
         format: out_format,
-        png: png::Settings { level: args.png_level, filter: args.png_filter },
+        png: args.png.settings(png::Settings::default()),
         limits,
     };
     let id = match output_file.as_mut() {

@@ -10,9 +10,10 @@ use anyhow::{Context, Result, bail};
 use histo_cluster::cluster::Admission;
 use histo_cluster::{Cluster, EventBus};
 use histo_codec::Limits;
-use histo_server::{AppConfig, Policy, SERVE_LIMITS, Token};
+use histo_server::{AppConfig, Policy, SERVE_LIMITS, SERVE_PNG, Token};
 use std::io::Write as _;
 
+use crate::png_args::PngArgs;
 use crate::shutdown;
 
 /// Arguments of `histo serve`.
@@ -81,6 +82,9 @@ pub struct ServerArgs {
     /// Connections served at once.
     #[arg(long, env = "HISTO_MAX_CONNECTIONS", default_value_t = 1024)]
     max_connections: usize,
+
+    #[command(flatten)]
+    png: PngArgs,
 }
 
 impl ServerArgs {
@@ -103,6 +107,7 @@ impl ServerArgs {
         config.auth = Policy { max_failures: self.auth_max_failures, window: self.auth_window };
         config.request_timeout = self.request_timeout;
         config.max_connections = self.max_connections;
+        config.png = self.png.settings(SERVE_PNG);
         Ok((config, generated))
     }
 }

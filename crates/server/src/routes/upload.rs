@@ -131,7 +131,7 @@ async fn run(state: &AppState, client: IpAddr, mut params: JobParams, request: R
     let bytes = tokio::time::timeout(timeout, read_image(request, limit, &mut params))
         .await
         .map_err(|_| ApiError::timeout(timeout))??;
-    let spec = params.spec(state.limits)?;
+    let spec = JobSpec { png: state.png, ..params.spec(state.limits)? };
     state.metrics.bytes_in.inc_by(bytes.len() as u64);
     tracing::debug!(%client, bytes = bytes.len(), "upload");
     let output = state.cluster.run(bytes, spec).await?;
