@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use tokio::sync::Notify;
+
 use histo_core::job::Histograms;
 
 use crate::cluster::WorkerInfo;
@@ -22,18 +24,29 @@ pub struct WorkerLink {
     info: WorkerInfo,
     transport: Transport,
     in_flight: AtomicUsize,
+    slot_freed: Notify,
 }
 
 impl WorkerLink {
     /// A link to an in-process worker.
     pub fn local(core: Arc<WorkerCore>, info: WorkerInfo) -> Self {
-        WorkerLink { info, transport: Transport::Local(core), in_flight: AtomicUsize::new(0) }
+        WorkerLink {
+            info,
+            transport: Transport::Local(core),
+            in_flight: AtomicUsize::new(0),
+            slot_freed: Notify::new(),
+        }
     }
 
     /// A link to a remote worker, connected on first use.
     pub fn remote(info: WorkerInfo) -> Result<Self, TaskError> {
         let client = RemoteWorker::new(&info.address)?;
-        Ok(WorkerLink { info, transport: Transport::Remote(client), in_flight: AtomicUsize::new(0) })
+        Ok(WorkerLink {
+            info,
+            transport: Transport::Remote(client),
+            in_flight: AtomicUsize::new(0),
+            slot_freed: Notify::new(),
+        })
     }
 
     /// The worker's id.
@@ -54,6 +67,15 @@ impl WorkerLink {
     /// Tasks this master has on it now.
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Completes when one of this master's tasks on the worker ends (its
+    /// slot is free again), for a scheduler waiting for a slot: with several
+    /// jobs at once, a slot another job frees is taken at once, not at the
+    /// next poll. Enable it before looking at the slots so that a slot freed
+    /// in between is not missed.
+    pub fn slot_freed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.slot_freed.notified()
     }
 
     /// Counts a task as this master's on the worker until the returned
@@ -95,5 +117,6 @@ pub struct Reservation(Arc<WorkerLink>);
 impl Drop for Reservation {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.0.slot_freed.notify_waiters();
     }
 }

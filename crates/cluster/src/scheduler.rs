@@ -23,7 +23,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use futures::future::select_all;
 use futures::stream::FuturesUnordered;
+use tokio::sync::futures::Notified;
 
 use crate::link::WorkerLink;
 use crate::task::TaskError;
@@ -171,6 +173,12 @@ where
         // worker that holds its strip lets the ones behind it go first.
         let workers: Vec<Arc<WorkerLink>> =
             source.workers().into_iter().filter(|w| !excluded.contains(w.id())).collect();
+        // Armed before the slots are looked at, so that a slot freed from
+        // now on (by this job or another) ends the waits below.
+        let mut slot_freed: Vec<_> = workers.iter().map(|w| Box::pin(w.slot_freed())).collect();
+        for freed in &mut slot_freed {
+            freed.as_mut().enable();
+        }
         let threshold = (!durations.is_empty()).then(|| straggler_threshold(config, &mut durations));
         let stuck = |owner: &str, state: &[TaskState]| {
             threshold.is_some_and(|t| {
@@ -223,9 +231,10 @@ where
         }
 
         if running.is_empty() && !workers.is_empty() {
-            // Every usable worker is full with other jobs: wait for a slot.
+            // Every usable worker is full with other jobs: wait for a slot
+            // (the timeout covers a worker that joins meanwhile).
             idle_since = None;
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            let _ = tokio::time::timeout(Duration::from_millis(100), any_slot_freed(slot_freed)).await;
             continue;
         }
         if running.is_empty() {
@@ -244,10 +253,13 @@ where
         }
         idle_since = None;
 
-        // Wait for an attempt to end, or a moment to look for stragglers.
+        // Wait for an attempt to end, a slot for a task that waits for one,
+        // or a moment to look for stragglers.
         let tick = tokio::time::sleep(Duration::from_millis(100));
+        let wants_slot = !pending.is_empty();
         let outcome = tokio::select! {
             o = running.next() => o,
+            _ = any_slot_freed(slot_freed), if wants_slot => None,
             _ = tick => None,
         };
         let Some(Outcome { task, worker, started, result }) = outcome else { continue };
@@ -295,6 +307,14 @@ where
         }
     }
     Ok(())
+}
+
+/// Completes when any of `freed` does; never if there is none.
+async fn any_slot_freed(freed: Vec<Pin<Box<Notified<'_>>>>) {
+    if freed.is_empty() {
+        std::future::pending::<()>().await;
+    }
+    select_all(freed).await;
 }
 
 /// The least-loaded worker with a free slot, the preferred one first, never
