@@ -479,7 +479,10 @@ impl Inner {
         let limits = spec.limits;
         let opened = blocking(move || stream::open(&input, &limits)).await??;
         let (width, height, layout, depth, in_format) = match &opened {
-            Opened::Strips(r) => (r.width(), r.height(), r.layout(), r.depth(), Format::Png),
+            Opened::Strips(r) => {
+                let h = r.header();
+                (h.width, h.height, h.layout, h.depth, Format::Png)
+            }
             Opened::Whole(image, format) => (image.width(), image.height(), image.layout(), image.depth(), *format),
         };
         let header_ms = ms(t);

@@ -18,6 +18,7 @@ use crate::decode::{self, DecodeError};
 use crate::format::Format;
 use crate::input::{Input, Source};
 use crate::limits::Limits;
+use crate::png::Header;
 
 /// What [`open`] found.
 pub enum Opened {
@@ -55,10 +56,7 @@ pub struct StripReader {
     input: Input,
     limits: Limits,
     reader: png::Reader<Box<dyn Source>>,
-    width: u32,
-    height: u32,
-    layout: Layout,
-    depth: Depth,
+    header: Header,
     /// Bytes of one decoded row.
     line: usize,
     /// The next row the decoder gives.
@@ -69,13 +67,7 @@ pub struct StripReader {
 
 impl std::fmt::Debug for StripReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StripReader")
-            .field("width", &self.width)
-            .field("height", &self.height)
-            .field("layout", &self.layout)
-            .field("depth", &self.depth)
-            .field("next", &self.next)
-            .finish_non_exhaustive()
+        f.debug_struct("StripReader").field("header", &self.header).field("next", &self.next).finish_non_exhaustive()
     }
 }
 
@@ -119,39 +111,21 @@ impl StripReader {
             input,
             limits,
             reader,
-            width,
-            height,
-            layout,
-            depth,
+            header: Header { width, height, layout, depth },
             line,
             next: 0,
             scratch: vec![0; line],
         }))
     }
 
-    /// Width in pixels.
-    pub fn width(&self) -> u32 {
-        self.width
-    }
-
-    /// Height in pixels.
-    pub fn height(&self) -> u32 {
-        self.height
-    }
-
-    /// Channel layout of the decoded samples.
-    pub fn layout(&self) -> Layout {
-        self.layout
-    }
-
-    /// Sample depth.
-    pub fn depth(&self) -> Depth {
-        self.depth
+    /// The image's shape: size, channel layout of the decoded samples, depth.
+    pub fn header(&self) -> Header {
+        self.header
     }
 
     /// Samples in one row.
     pub fn row_len(&self) -> usize {
-        self.width as usize * self.layout.channels()
+        self.header.width as usize * self.header.layout.channels()
     }
 
     /// The next row the decoder gives without starting over.
@@ -170,10 +144,10 @@ impl StripReader {
     /// input. Reading the last row also checks the rest of the image data,
     /// as the whole-image decoder does.
     pub fn rows(&mut self, y0: u32, rows: u32) -> Result<Pixels, DecodeError> {
-        let end = y0.checked_add(rows).filter(|&end| end <= self.height).ok_or_else(|| {
+        let end = y0.checked_add(rows).filter(|&end| end <= self.header.height).ok_or_else(|| {
             DecodeError::Io(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
-                format!("rows {y0}..+{rows} are outside an image of {} rows", self.height),
+                format!("rows {y0}..+{rows} are outside an image of {} rows", self.header.height),
             ))
         })?;
         if y0 < self.next {
@@ -182,7 +156,7 @@ impl StripReader {
         while self.next < y0 {
             self.read_row(None)?;
         }
-        let pixels = match self.depth {
+        let pixels = match self.header.depth {
             Depth::U8 => {
                 let mut out = vec![0u8; rows as usize * self.line];
                 for row in out.chunks_exact_mut(self.line) {
@@ -199,7 +173,7 @@ impl StripReader {
                 Pixels::U16(out)
             }
         };
-        if end == self.height {
+        if end == self.header.height {
             // Past the last row: the decoder consumes the rest of the image data.
             self.reader.read_row(&mut self.scratch).map_err(png_error).map_err(self.failure())?;
         }
@@ -345,7 +319,7 @@ mod tests {
         let Opened::Strips(mut reader) = open(&Input::from(bytes.to_vec()), limits)? else {
             panic!("expected a row reader")
         };
-        let (w, h, layout) = (reader.width(), reader.height(), reader.layout());
+        let Header { width: w, height: h, layout, .. } = reader.header();
         // Small strips, so that even small test images are cut many times.
         let strips = strips::split(h, (h as usize).div_ceil(7));
         let mut all: Option<Pixels> = None;

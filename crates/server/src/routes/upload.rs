@@ -17,7 +17,7 @@ use axum::extract::{FromRequest, Multipart, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use histo_cluster::{Event, JobSpec};
-use histo_codec::{Format, Limits};
+use histo_codec::{Format, Limits, png};
 use histo_core::job::{self, ClaheParams, Method, Mode, Options};
 use serde::Deserialize;
 
@@ -76,7 +76,7 @@ impl JobParams {
     }
 
     /// The job to run, or a 400 naming the bad option.
-    pub fn spec(&self, limits: Limits) -> Result<JobSpec, ApiError> {
+    pub fn spec(&self, limits: Limits, png: png::Settings) -> Result<JobSpec, ApiError> {
         let bad = |e: job::OptionError| ApiError::bad_request(e.to_string());
         fn text(v: &Option<String>) -> Option<&str> {
             v.as_deref().map(str::trim).filter(|s| !s.is_empty())
@@ -94,7 +94,7 @@ impl JobParams {
         let format = text(&self.format)
             .map(|f| f.parse::<Format>().map_err(|e| ApiError::bad_request(e.to_string())))
             .transpose()?;
-        Ok(JobSpec { options: Options { mode, method }, format, png: Default::default(), limits })
+        Ok(JobSpec { options: Options { mode, method }, format, png, limits })
     }
 }
 
@@ -131,7 +131,7 @@ async fn run(state: &AppState, client: IpAddr, mut params: JobParams, request: R
     let bytes = tokio::time::timeout(timeout, read_image(request, limit, &mut params))
         .await
         .map_err(|_| ApiError::timeout(timeout))??;
-    let spec = JobSpec { png: state.png, ..params.spec(state.limits)? };
+    let spec = params.spec(state.limits, state.png)?;
     state.metrics.bytes_in.inc_by(bytes.len() as u64);
     tracing::debug!(%client, bytes = bytes.len(), "upload");
     let output = state.cluster.run(bytes, spec).await?;
@@ -240,11 +240,12 @@ fn is_length_limit(e: &axum::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::SERVE_PNG;
 
     #[test]
     fn options_parse_with_defaults_and_errors() {
         let limits = Limits::CLI;
-        let spec = JobParams::default().spec(limits).unwrap();
+        let spec = JobParams::default().spec(limits, SERVE_PNG).unwrap();
         assert_eq!(spec.options, Options::default());
         let p = JobParams {
             mode: Some("rgb".into()),
@@ -253,7 +254,7 @@ mod tests {
             tiles: Some("4x2".into()),
             format: Some("png".into()),
         };
-        let spec = p.spec(limits).unwrap();
+        let spec = p.spec(limits, SERVE_PNG).unwrap();
         assert_eq!(spec.options.mode, Mode::Rgb);
         assert_eq!(spec.options.method, Method::Clahe(ClaheParams { clip_limit: 3.0, tiles_x: 4, tiles_y: 2 }));
         assert_eq!(spec.format, Some(Format::Png));
@@ -263,7 +264,7 @@ mod tests {
             JobParams { method: Some("clahe".into()), tiles: Some("0x0".into()), ..Default::default() },
             JobParams { format: Some("gif".into()), ..Default::default() },
         ] {
-            assert_eq!(bad.spec(limits).unwrap_err().status, StatusCode::BAD_REQUEST);
+            assert_eq!(bad.spec(limits, SERVE_PNG).unwrap_err().status, StatusCode::BAD_REQUEST);
         }
     }
 }
