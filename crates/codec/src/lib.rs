@@ -8,11 +8,13 @@
 //! cluster can also drive strip by strip.
 //!
 //! A PNG can also be decoded strip by strip ([`stream`]), from memory or
-//! from a file ([`Input`]), so that a master never holds the whole image.
+//! from a file ([`Input`]), so that a master never holds the whole image;
+//! its plain image data is inflated by zlib-rs (`idat`), the rest by `png`.
 
 pub mod decode;
 pub mod encode;
 pub mod format;
+mod idat;
 pub mod input;
 pub mod limits;
 pub mod png;

@@ -41,7 +41,7 @@ impl Header {
     }
 
     /// Bytes per pixel, the distance the Sub and Paeth filters look back.
-    fn bpp(&self) -> usize {
+    pub(crate) fn bpp(&self) -> usize {
         self.layout.channels() * self.bytes_per_sample()
     }
 

@@ -7,7 +7,9 @@
 //! The samples are exactly those of [`crate::decode`]: the same `png`
 //! decoder with the same transformations (palette and low bit depths
 //! expanded to 8 bits, tRNS to alpha), 16-bit samples brought from
-//! big-endian to native `u16`.
+//! big-endian to native `u16`. Plain image data (nothing to expand) is
+//! inflated by [`crate::idat`] instead, which is faster and leaves anything
+//! unusual to the `png` decoder, from the row where it stopped.
 
 use histo_core::strips::Strip;
 use histo_core::{Depth, Image, Layout, Pixels};
@@ -16,6 +18,7 @@ use image::{ImageError, ImageFormat, ImageReader};
 
 use crate::decode::{self, DecodeError};
 use crate::format::Format;
+use crate::idat::IdatRows;
 use crate::input::{Input, Source};
 use crate::limits::Limits;
 use crate::png::Header;
@@ -55,7 +58,7 @@ pub fn open(input: &Input, limits: &Limits) -> Result<Opened, DecodeError> {
 pub struct StripReader {
     input: Input,
     limits: Limits,
-    reader: png::Reader<Box<dyn Source>>,
+    rows: Rows,
     header: Header,
     /// Bytes of one decoded row.
     line: usize,
@@ -63,6 +66,29 @@ pub struct StripReader {
     next: u32,
     /// One row, for rows skipped and for 16-bit conversion.
     scratch: Vec<u8>,
+}
+
+/// What decodes the rows.
+enum Rows {
+    /// Plain image data, inflated and unfiltered by [`crate::idat`].
+    Plain(Box<IdatRows>),
+    /// The `png` decoder, for everything else.
+    Png(Box<png::Reader<Box<dyn Source>>>),
+}
+
+impl Rows {
+    /// Plain rows when the image data is plain (the `png` decoder would
+    /// expand nothing) and can be found, else `reader`'s rows.
+    fn choose(reader: png::Reader<Box<dyn Source>>, input: &Input, header: &Header) -> Rows {
+        let info = reader.info();
+        let plain = info.color_type != png::ColorType::Indexed
+            && reader.output_color_type() == (info.color_type, info.bit_depth);
+        let rows = plain.then(|| IdatRows::new(input.reader().ok()?, header.row_bytes(), header.bpp()).ok()).flatten();
+        match rows {
+            Some(rows) => Rows::Plain(Box::new(rows)),
+            None => Rows::Png(Box::new(reader)),
+        }
+    }
 }
 
 impl std::fmt::Debug for StripReader {
@@ -107,11 +133,12 @@ impl StripReader {
         if reader.output_line_size(width) != Some(line) {
             return Ok(None);
         }
+        let header = Header { width, height, layout, depth };
         Ok(Some(StripReader {
+            rows: Rows::choose(reader, &input, &header),
             input,
             limits,
-            reader,
-            header: Header { width, height, layout, depth },
+            header,
             line,
             next: 0,
             scratch: vec![0; line],
@@ -136,7 +163,8 @@ impl StripReader {
     /// A fresh reader of the same input, at row 0.
     pub fn restart(&self) -> Result<StripReader, DecodeError> {
         let reader = png_reader(&self.input, &self.limits).map_err(self.failure())?;
-        Ok(StripReader { reader, next: 0, scratch: vec![0; self.line], input: self.input.clone(), ..*self })
+        let rows = Rows::choose(reader, &self.input, &self.header);
+        Ok(StripReader { rows, next: 0, scratch: vec![0; self.line], input: self.input.clone(), ..*self })
     }
 
     /// The samples of rows `y0..y0 + rows`. Rows before `y0` are decoded and
@@ -174,8 +202,7 @@ impl StripReader {
             }
         };
         if end == self.header.height {
-            // Past the last row: the decoder consumes the rest of the image data.
-            self.reader.read_row(&mut self.scratch).map_err(png_error).map_err(self.failure())?;
+            self.finish_image_data()?;
         }
         Ok(pixels)
     }
@@ -187,17 +214,49 @@ impl StripReader {
 
     /// Decodes the next row into `out`, or into the scratch row.
     fn read_row(&mut self, out: Option<&mut [u8]>) -> Result<(), DecodeError> {
-        let out = out.unwrap_or(&mut self.scratch);
-        match self.reader.read_row(out).map_err(png_error).map_err(self.failure())? {
-            Some(_) => {
-                self.next += 1;
-                Ok(())
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let read = self.read_row_into(out.unwrap_or(&mut scratch));
+        self.scratch = scratch;
+        read?;
+        self.next += 1;
+        Ok(())
+    }
+
+    fn read_row_into(&mut self, out: &mut [u8]) -> Result<(), DecodeError> {
+        if let Rows::Plain(rows) = &mut self.rows {
+            if rows.read_row(out).is_ok() {
+                return Ok(());
             }
-            None => Err(self.failure()(ImageError::Decoding(DecodingError::new(
-                ImageFormatHint::Exact(ImageFormat::Png),
-                "image data ended before the last row",
-            )))),
+            self.hand_to_png()?;
         }
+        let Rows::Png(reader) = &mut self.rows else { unreachable!("the png decoder took over") };
+        png_row(reader, out).map_err(self.failure())
+    }
+
+    /// Past the last row: the decoder goes through the rest of the image
+    /// data, as the whole-image decoder does.
+    fn finish_image_data(&mut self) -> Result<(), DecodeError> {
+        if let Rows::Plain(rows) = &mut self.rows {
+            if rows.finish().is_ok() {
+                return Ok(());
+            }
+            self.hand_to_png()?;
+        }
+        let Rows::Png(reader) = &mut self.rows else { unreachable!("the png decoder took over") };
+        reader.read_row(&mut self.scratch).map_err(png_error).map_err(self.failure())?;
+        Ok(())
+    }
+
+    /// The plain reader met something unusual: the `png` decoder goes on
+    /// from the same row, and its verdict stands.
+    fn hand_to_png(&mut self) -> Result<(), DecodeError> {
+        let mut reader = png_reader(&self.input, &self.limits).map_err(self.failure())?;
+        let mut row = vec![0; self.line];
+        for _ in 0..self.next {
+            png_row(&mut reader, &mut row).map_err(self.failure())?;
+        }
+        self.rows = Rows::Png(Box::new(reader));
+        Ok(())
     }
 
     /// How a decoder error reads, as [`crate::decode`] reads it.
@@ -218,6 +277,17 @@ fn png_reader(input: &Input, limits: &Limits) -> Result<png::Reader<Box<dyn Sour
     decoder.read_header_info().map_err(png_error)?;
     decoder.set_transformations(png::Transformations::EXPAND);
     decoder.read_info().map_err(png_error)
+}
+
+/// The next row from the `png` decoder; running out is an error.
+fn png_row(reader: &mut png::Reader<Box<dyn Source>>, out: &mut [u8]) -> Result<(), ImageError> {
+    match reader.read_row(out).map_err(png_error)? {
+        Some(_) => Ok(()),
+        None => Err(ImageError::Decoding(DecodingError::new(
+            ImageFormatHint::Exact(ImageFormat::Png),
+            "image data ended before the last row",
+        ))),
+    }
 }
 
 /// The `image` crate's reading of a `png` error, so messages match.
@@ -428,6 +498,39 @@ mod tests {
             assert!(matches!(whole, DecodeError::Corrupt { format: Format::Png, .. }), "{whole}");
             assert_eq!(streamed.to_string(), whole.to_string());
         }
+    }
+
+    #[test]
+    fn the_png_decoder_takes_over_where_plain_reading_stops() {
+        // A wrong Adler-32 stops the plain reader late in the image, where
+        // its last read reaches the checksum; the `png` decoder ignores it.
+        let (width, height) = (700, 300);
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let noise: Vec<u8> = (0..width * height * 3)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 56) as u8
+            })
+            .collect();
+        let mut bytes = Vec::new();
+        let mut encoder = png::Encoder::new(&mut bytes, width as u32, height as u32);
+        encoder.set_color(png::ColorType::Rgb);
+        let mut writer = encoder.write_header().unwrap();
+        writer.write_image_data(&noise).unwrap();
+        writer.finish().unwrap();
+        // The last IDAT chunk ends with the checksum.
+        let idat = bytes.windows(4).rposition(|w| w == b"IDAT").unwrap();
+        let len = u32::from_be_bytes(bytes[idat - 4..idat].try_into().unwrap()) as usize;
+        assert!(bytes.len() > 300 * 1024, "the image data outlasts one read of the plain reader");
+        let end = idat + 4 + len;
+        bytes[end - 1] ^= 0x5a;
+        let crc = crc32fast::hash(&bytes[idat..end]);
+        bytes[end..end + 4].copy_from_slice(&crc.to_be_bytes());
+        let (whole, _) = decode(&bytes, &Limits::CLI).unwrap();
+        assert_eq!(whole.pixels(), &Pixels::U8(noise));
+        assert_eq!(by_strips(&bytes, &Limits::CLI).unwrap(), whole);
     }
 
     #[test]
