@@ -1,16 +1,19 @@
 //! Fuzz target: upload bytes → `histo_codec::decode` (with small limits) →
 //! equalize through the local engine, with options taken from the input's
-//! last bytes → encode → decode the result again.
+//! last bytes → encode → decode the result again. A PNG is also read strip
+//! by strip (`histo_codec::stream`, as a master reads uploads).
 //!
 //! It must never panic, hang or allocate past the limits, whatever the
 //! bytes; what it gets right is checked too: the equalized image keeps its
-//! size, and what the encoder writes the decoder reads back.
+//! size, what the encoder writes the decoder reads back, and the strip
+//! reader gives the whole-image decoder's samples.
 
 #![no_main]
 
 use std::io::Cursor;
 
-use histo_codec::{Format, Limits, png};
+use histo_codec::stream::{self, Opened};
+use histo_codec::{Format, Input, Limits, png};
 use histo_core::job::{self, ClaheParams, Method, Mode, Options};
 use libfuzzer_sys::fuzz_target;
 
@@ -40,8 +43,27 @@ fn options(data: &[u8]) -> (Options, Format) {
     (Options { mode, method }, format)
 }
 
+/// Every row of a PNG through the strip reader: no panic, and the samples
+/// of the whole-image decoder when both succeed.
+fn by_strips(data: &[u8], whole: Option<&histo_core::Image>) {
+    let Ok(Opened::Strips(mut reader)) = stream::open(&Input::from(data.to_vec()), &LIMITS) else { return };
+    let height = reader.header().height;
+    let (first, rest) = (height / 3, height - height / 3);
+    let (Ok(a), Ok(b)) = (reader.rows(0, first), reader.rows(first, rest)) else { return };
+    if let Some(whole) = whole {
+        let joined = match (a, b) {
+            (histo_core::Pixels::U8(a), histo_core::Pixels::U8(b)) => histo_core::Pixels::U8([a, b].concat()),
+            (histo_core::Pixels::U16(a), histo_core::Pixels::U16(b)) => histo_core::Pixels::U16([a, b].concat()),
+            _ => panic!("one depth for every strip"),
+        };
+        assert_eq!(&joined, whole.pixels(), "strips give the whole-image decoder's samples");
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
-    let Ok((image, _)) = histo_codec::decode(data, &LIMITS) else { return };
+    let decoded = histo_codec::decode(data, &LIMITS);
+    by_strips(data, decoded.as_ref().ok().map(|(image, _)| image));
+    let Ok((image, _)) = decoded else { return };
     let (width, height) = (image.width(), image.height());
     assert!(u64::from(width) * u64::from(height) <= LIMITS.max_pixels, "decode honours the pixel limit");
     let (options, format) = options(data);
