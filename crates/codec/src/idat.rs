@@ -15,6 +15,7 @@ use std::io::Read;
 use zlib_rs::{Inflate, InflateFlush, Status};
 
 use crate::input::Source;
+use crate::png::paeth;
 
 /// The data is not plain: the `png` crate must judge it.
 #[derive(Debug, PartialEq, Eq)]
@@ -213,21 +214,6 @@ fn unfilter_left<const BPP: usize>(kind: u8, prev: &[u8], src: &[u8], out: &mut 
         }
         left.copy_from_slice(o);
         upper_left.copy_from_slice(p);
-    }
-}
-
-/// The PNG Paeth predictor: whichever of left, above and upper left is
-/// nearest to left + above - upper left.
-#[inline]
-fn paeth(a: u8, b: u8, c: u8) -> u8 {
-    let (ia, ib, ic) = (i16::from(a), i16::from(b), i16::from(c));
-    let (pa, pb, pc) = ((ib - ic).abs(), (ia - ic).abs(), (ia + ib - 2 * ic).abs());
-    if pa <= pb && pa <= pc {
-        a
-    } else if pb <= pc {
-        b
-    } else {
-        c
     }
 }
 

@@ -227,8 +227,10 @@ fn filter_into(filter: Filter, bpp: usize, prev: &[u8], row: &[u8], out: &mut [u
     }
 }
 
+/// The Paeth predictor: whichever of left (`a`), above (`b`) and upper
+/// left (`c`) is nearest to `a + b - c`.
 #[inline]
-fn paeth(a: u8, b: u8, c: u8) -> u8 {
+pub(crate) fn paeth(a: u8, b: u8, c: u8) -> u8 {
     let (ia, ib, ic) = (i16::from(a), i16::from(b), i16::from(c));
     let p = ia + ib - ic;
     let (pa, pb, pc) = ((p - ia).abs(), (p - ib).abs(), (p - ic).abs());

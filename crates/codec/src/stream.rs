@@ -8,7 +8,7 @@
 //! decoder with the same transformations (palette and low bit depths
 //! expanded to 8 bits, tRNS to alpha), 16-bit samples brought from
 //! big-endian to native `u16`. Plain image data (nothing to expand) is
-//! inflated by [`crate::idat`] instead, which is faster and leaves anything
+//! inflated by the `idat` module instead, which is faster and leaves anything
 //! unusual to the `png` decoder, from the row where it stopped.
 
 use histo_core::strips::Strip;
