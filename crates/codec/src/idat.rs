@@ -21,7 +21,7 @@ use crate::png::paeth;
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Unclean;
 
-/// Inflated bytes kept ahead of the rows given, at least.
+/// Room for inflated bytes ahead of the rows given (at least two rows).
 const BUFFER: usize = 256 * 1024;
 
 /// A plain PNG's rows, in order.
