@@ -50,13 +50,10 @@ fn by_strips(data: &[u8], whole: Option<&histo_core::Image>) {
     let height = reader.header().height;
     let (first, rest) = (height / 3, height - height / 3);
     let (Ok(a), Ok(b)) = (reader.rows(0, first), reader.rows(first, rest)) else { return };
-    if let Some(whole) = whole {
-        let joined = match (a, b) {
-            (histo_core::Pixels::U8(a), histo_core::Pixels::U8(b)) => histo_core::Pixels::U8([a, b].concat()),
-            (histo_core::Pixels::U16(a), histo_core::Pixels::U16(b)) => histo_core::Pixels::U16([a, b].concat()),
-            _ => panic!("one depth for every strip"),
-        };
-        assert_eq!(&joined, whole.pixels(), "strips give the whole-image decoder's samples");
+    if let Some(whole) = whole.map(histo_core::Image::pixels) {
+        let split = a.len();
+        let same = (a.slice(0..split), b.slice(0..b.len())) == (whole.slice(0..split), whole.slice(split..whole.len()));
+        assert!(same, "strips give the whole-image decoder's samples");
     }
 }
 

@@ -73,7 +73,7 @@ impl IdatRows {
     pub fn read_row(&mut self, out: &mut [u8]) -> Result<(), Unclean> {
         let need = self.prev.len() + 1;
         while self.end - self.start < need {
-            self.inflate_more(need)?;
+            self.inflate_more()?;
         }
         let row = &self.filtered[self.start..self.start + need];
         unfilter(row[0], self.bpp, &self.prev, &row[1..], out)?;
@@ -102,15 +102,15 @@ impl IdatRows {
         }
     }
 
-    /// Inflates what fits after the unused bytes, reading on through the
-    /// IDAT chunks. `need` is one row with its filter byte.
-    fn inflate_more(&mut self, need: usize) -> Result<(), Unclean> {
+    /// Inflates what fits after the unused bytes (leaving room for at
+    /// least a row), reading on through the IDAT chunks.
+    fn inflate_more(&mut self) -> Result<(), Unclean> {
         if self.stream_ended {
             return Err(Unclean);
         }
         if self.start == self.end {
             (self.start, self.end) = (0, 0);
-        } else if self.filtered.len() - self.end < need {
+        } else if self.filtered.len() - self.end <= self.prev.len() {
             self.filtered.copy_within(self.start..self.end, 0);
             (self.start, self.end) = (0, self.end - self.start);
         }
@@ -286,13 +286,7 @@ mod tests {
     /// (filter bytes included), deflated.
     fn handmade(width: u32, rows: u32, filtered: &[u8]) -> Vec<u8> {
         fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
-            let mut crc = crc32fast::Hasher::new();
-            crc.update(kind);
-            crc.update(data);
-            out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-            out.extend_from_slice(kind);
-            out.extend_from_slice(data);
-            out.extend_from_slice(&crc.finalize().to_be_bytes());
+            crate::png::write_chunk(out, kind, &[data]).unwrap();
         }
         let mut ihdr = [width.to_be_bytes(), rows.to_be_bytes()].concat();
         ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);

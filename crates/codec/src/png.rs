@@ -320,7 +320,8 @@ impl<W: Write> Writer<W> {
     }
 }
 
-fn write_chunk(out: &mut impl Write, kind: &[u8; 4], parts: &[&[u8]]) -> io::Result<()> {
+/// Writes one chunk: length, type, the `parts` as its data, CRC.
+pub(crate) fn write_chunk(out: &mut impl Write, kind: &[u8; 4], parts: &[&[u8]]) -> io::Result<()> {
     let len: usize = parts.iter().map(|p| p.len()).sum();
     let mut crc = crc32fast::Hasher::new();
     crc.update(kind);

@@ -59,6 +59,9 @@ pub struct StripReader {
     input: Input,
     limits: Limits,
     rows: Rows,
+    /// Whether the `png` decoder would expand nothing, so that the plain
+    /// reader can give the rows.
+    plain: bool,
     header: Header,
     /// Bytes of one decoded row.
     line: usize,
@@ -77,17 +80,19 @@ enum Rows {
 }
 
 impl Rows {
-    /// Plain rows when the image data is plain (the `png` decoder would
-    /// expand nothing) and can be found, else `reader`'s rows.
-    fn choose(reader: png::Reader<Box<dyn Source>>, input: &Input, header: &Header) -> Rows {
-        let info = reader.info();
-        let plain = info.color_type != png::ColorType::Indexed
-            && reader.output_color_type() == (info.color_type, info.bit_depth);
+    /// Rows from row 0: plain ones when `plain` and the image data can be
+    /// found, else those of the `png` decoder that `png` opens.
+    fn open(
+        input: &Input,
+        header: &Header,
+        plain: bool,
+        png: impl FnOnce() -> Result<png::Reader<Box<dyn Source>>, ImageError>,
+    ) -> Result<Rows, ImageError> {
         let rows = plain.then(|| IdatRows::new(input.reader().ok()?, header.row_bytes(), header.bpp()).ok()).flatten();
-        match rows {
+        Ok(match rows {
             Some(rows) => Rows::Plain(Box::new(rows)),
-            None => Rows::Png(Box::new(reader)),
-        }
+            None => Rows::Png(Box::new(png()?)),
+        })
     }
 }
 
@@ -134,15 +139,10 @@ impl StripReader {
             return Ok(None);
         }
         let header = Header { width, height, layout, depth };
-        Ok(Some(StripReader {
-            rows: Rows::choose(reader, &input, &header),
-            input,
-            limits,
-            header,
-            line,
-            next: 0,
-            scratch: vec![0; line],
-        }))
+        let info = reader.info();
+        let plain = reader.output_color_type() == (info.color_type, info.bit_depth);
+        let rows = Rows::open(&input, &header, plain, || Ok(reader)).map_err(&fail)?;
+        Ok(Some(StripReader { rows, input, limits, plain, header, line, next: 0, scratch: vec![0; line] }))
     }
 
     /// The image's shape: size, channel layout of the decoded samples, depth.
@@ -162,8 +162,8 @@ impl StripReader {
 
     /// A fresh reader of the same input, at row 0.
     pub fn restart(&self) -> Result<StripReader, DecodeError> {
-        let reader = png_reader(&self.input, &self.limits).map_err(self.failure())?;
-        let rows = Rows::choose(reader, &self.input, &self.header);
+        let rows = Rows::open(&self.input, &self.header, self.plain, || png_reader(&self.input, &self.limits))
+            .map_err(self.failure())?;
         Ok(StripReader { rows, next: 0, scratch: vec![0; self.line], input: self.input.clone(), ..*self })
     }
 

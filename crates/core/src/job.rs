@@ -231,7 +231,7 @@ pub enum StripError {
 }
 
 /// A borrowed run of samples.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Samples<'a> {
     /// 8-bit.
     U8(&'a [u8]),
