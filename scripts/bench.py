@@ -17,9 +17,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from support.images import low_contrast_gray
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "reference"))
-from images import low_contrast_gray  # noqa: E402
 
 HISTO = ROOT / "target" / "release" / "histo"
 KERNEL = ROOT / "target" / "release" / "histo-bench"

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import cv2
 
+from support.images import low_contrast_gray
+from support.process import Process
+from support.zookeeper import ZooKeeper
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "reference"))
-sys.path.insert(0, str(ROOT / "tests" / "cluster"))
-from harness import Process, ZooKeeper  # noqa: E402
-from images import low_contrast_gray  # noqa: E402
 
 HISTO = ROOT / "target" / "release" / "histo"
 CV_SCRIPT = "import sys, cv2\nimg = cv2.imread(sys.argv[1], cv2.IMREAD_UNCHANGED)\ncv2.imwrite(sys.argv[2], cv2.equalizeHist(img))\n"

@@ -24,7 +24,6 @@ import os
 import re
 import resource
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from bench_http import low_contrast_square_png
+from support.images import png_bytes, tinted_gradient
+from support.process import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 HISTO = Path(os.environ.get("HISTO_BIN", ROOT / "target" / "release" / "histo"))
@@ -60,13 +60,7 @@ def die_with_parent():
 
 def low_contrast_png(side: int) -> bytes:
     """The colour test image of scripts/bench_http.py, side × side, as PNG."""
-    return low_contrast_square_png(side)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return png_bytes(tinted_gradient(side, side), compress_level=1)
 
 
 # --- processes -------------------------------------------------------------

@@ -9,49 +9,30 @@ The client runs on the same machine as the server and shares its cores;
 for the figures of docs/BENCHMARKS.md use scripts/bench-flask (wrk)."""
 
 import argparse
-import io
 import os
-import re
 import statistics
-import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import requests
-from PIL import Image
+
+from support.images import png_bytes, tinted_gradient
+from support.serve import TOKEN, Server, server_env
 
 ROOT = Path(__file__).resolve().parents[1]
 HISTO = Path(os.environ.get("HISTO_BIN", ROOT / "target" / "release" / "histo"))
-TOKEN = "bench-http-token-1f2e3d4c"
 
 
 def low_contrast_png(megapixels: float) -> bytes:
-    return low_contrast_square_png(int((megapixels * 1_000_000) ** 0.5))
+    side = int((megapixels * 1_000_000) ** 0.5)
+    return png_bytes(tinted_gradient(side, side), compress_level=1)
 
 
-def low_contrast_square_png(side: int) -> bytes:
-    """A low-contrast, noisy colour picture, side × side, as PNG."""
-    rng = np.random.default_rng(7)
-    y, x = np.mgrid[0:side, 0:side]
-    base = 90 + (40 * (x + y) / (2 * side)) + rng.integers(0, 12, size=(side, side))
-    rgb = np.stack([base + 10, base + 3, base - 8], axis=-1).clip(0, 255).astype("uint8")
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
-
-
-def start_server(workers: int):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HISTO_")}
-    env.update(HISTO_TOKEN=TOKEN, HISTO_LOG="warn")
-    args = [str(HISTO), "serve", "--listen", "127.0.0.1:0", "--workers", str(workers), "--max-queued", "1024"]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
-    for line in proc.stdout:
-        m = re.search(r"listening on (http://\S+)", line)
-        if m:
-            return proc, m.group(1)
-    raise RuntimeError("histo serve did not start")
+def start_server(workers: int) -> Server:
+    env = server_env(HISTO_TOKEN=TOKEN, HISTO_LOG="warn")
+    return Server(HISTO, Path(tempfile.mkdtemp()), env, args=["--max-queued", "1024"], workers=workers)
 
 
 def run_level(url: str, body: bytes, clients: int, seconds: float):
@@ -93,7 +74,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = ap.parse_args()
-    proc, url = start_server(args.workers)
+    server = start_server(args.workers)
+    url = server.url
     try:
         print(f"`histo serve --workers {args.workers}` on {os.cpu_count()} cores, client on the same machine; "
               f"{args.seconds:g} s per row, RGB PNG in and out (mode auto = luma, global).\n")
@@ -112,8 +94,7 @@ def main():
                       f"| {pct(lat, 50) * 1000:.0f} | {pct(lat, 95) * 1000:.0f} | {pct(lat, 99) * 1000:.0f} | {bad} |",
                       flush=True)
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        server.stop()
 
 
 if __name__ == "__main__":

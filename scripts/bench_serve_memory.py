@@ -4,30 +4,25 @@ threads upload a mix of 9 MP gray, 1 MP colour and 4 MP colour PNGs
 every 0.5 s; prints the peak of each 30 s window. A level series means no
 growth. Usage: .venv/bin/python scripts/bench_serve_memory.py [SECONDS]"""
 
-import io
-import re
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 
 import requests
-from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "reference"))
-from images import low_contrast_color, low_contrast_gray  # noqa: E402
+from support.images import low_contrast_color, low_contrast_gray, png_bytes
+from support.serve import TOKEN, Server, server_env
 
-from bench_http import TOKEN, start_server  # noqa: E402
+HISTO = Path(__file__).resolve().parents[1] / "target" / "release" / "histo"
 
 
 def main(seconds: float):
-    server, url = start_server(workers=2)
-    bodies = []
-    for pixels in [low_contrast_gray(3000, 3000, 4), low_contrast_color(1000, 1000, 2), low_contrast_color(2000, 2000, 5)]:
-        buf = io.BytesIO()
-        Image.fromarray(pixels).save(buf, format="PNG", compress_level=1)
-        bodies.append(buf.getvalue())
+    server = Server(HISTO, Path(tempfile.mkdtemp()), server_env(HISTO_TOKEN=TOKEN, HISTO_LOG="warn"), workers=2)
+    url = server.url
+    bodies = [png_bytes(pixels, compress_level=1) for pixels in
+              [low_contrast_gray(3000, 3000, 4), low_contrast_color(1000, 1000, 2), low_contrast_color(2000, 2000, 5)]]
     stop = time.monotonic() + seconds
 
     def client(n):
@@ -43,15 +38,13 @@ def main(seconds: float):
         c.start()
     start, peaks = time.monotonic(), {}
     while time.monotonic() < stop:
-        status = Path(f"/proc/{server.pid}/status").read_text()
-        rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) // 1024
+        rss = server.memory_kib("VmRSS") // 1024
         window = int((time.monotonic() - start) // 30)
         peaks[window] = max(peaks.get(window, 0), rss)
         time.sleep(0.5)
     for c in clients:
         c.join()
-    server.terminate()
-    server.wait(timeout=15)
+    server.stop()
     print("peak RSS (MB) per 30 s:", [peaks[k] for k in sorted(peaks)])
 
 

@@ -1,4 +1,7 @@
-"""Fixtures every Python test suite shares: the histo binary under test."""
+"""Fixtures every Python test suite shares: the histo binary under test.
+
+pytest puts this folder (`tests/`, the rootdir conftest's) on the import
+path, which makes the shared `support` package importable from every suite."""
 
 import os
 from pathlib import Path

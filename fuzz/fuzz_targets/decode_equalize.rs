@@ -14,7 +14,7 @@ use std::io::Cursor;
 
 use histo_codec::stream::{self, Opened};
 use histo_codec::{Format, Input, Limits, png};
-use histo_core::job::{self, ClaheParams, Method, Mode, Options};
+use histo_core::options::{self, ClaheParams, Method, Mode, Options};
 use libfuzzer_sys::fuzz_target;
 
 /// Small limits: a bomb is refused from its header, and every input that
@@ -35,8 +35,8 @@ fn options(data: &[u8]) -> (Options, Format) {
     } else {
         // Through the API's own parsers, as an upload's fields would be.
         let tiles = format!("{}x{}", 1 + u32::from(d & 0x0f) * 17, 1 + u32::from(d >> 4) * 17);
-        let (tiles_x, tiles_y) = job::parse_tiles(&tiles).expect("1..=256 tiles parse");
-        let clip_limit = job::parse_clip_limit(&format!("{}", f64::from(c) / 8.0)).expect("finite, >= 0");
+        let (tiles_x, tiles_y) = options::parse_tiles(&tiles).expect("1..=256 tiles parse");
+        let clip_limit = options::parse_clip_limit(&format!("{}", f64::from(c) / 8.0)).expect("finite, >= 0");
         Method::Clahe(ClaheParams { clip_limit, tiles_x, tiles_y })
     };
     let format = Format::ALL[usize::from(b >> 1) % Format::ALL.len()];

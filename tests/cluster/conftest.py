@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "reference"))
+from support.process import Process, free_port
+from support.zookeeper import ZooKeeper
 
-from harness import Process, ZooKeeper, free_port  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 SESSION_TIMEOUT_S = 4
 TOKEN = "cluster-test-token-0123456789"

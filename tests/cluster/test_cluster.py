@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import SESSION_TIMEOUT_S
 
-from images import gray16, low_contrast_color, low_contrast_gray
+from support.images import gray16, low_contrast_color, low_contrast_gray
 
 
 def write(tmp_path, name, img):

@@ -20,7 +20,8 @@ import pytest
 import requests
 
 import hostile_inputs as hi
-from server_harness import TOKEN, Server, connect, is_ok, server_env
+from support.events import is_ok
+from support.serve import TOKEN, Server, connect, server_env
 
 WRONG = "wrong-hostile-token-5d1c"
 

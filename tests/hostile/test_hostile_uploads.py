@@ -25,7 +25,8 @@ import pytest
 import requests
 
 import hostile_inputs as hi
-from server_harness import ROOT, TOKEN, Server, connect, is_ok, server_env
+from support.events import is_ok
+from support.serve import ROOT, TOKEN, Server, connect, server_env
 
 # The server's limits: small, so that the memory bound below means something.
 MAX_INPUT_BYTES = 1 << 20

@@ -6,15 +6,12 @@ waits until the cluster is whole again, so tests don't depend on one another."""
 
 import os
 import subprocess
-import sys
 
 import pytest
 from PIL import Image
 
-from lab_harness import MASTER_PNG_FLAGS, ROOT, Lab
-
-sys.path.insert(0, str(ROOT / "tests" / "reference"))
-from images import low_contrast_gray  # noqa: E402
+from lab_harness import MASTER_PNG_FLAGS, Lab
+from support.images import low_contrast_gray
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +26,7 @@ def lab_session(histo_bin, tmp_path_factory):
         yield lab
     finally:
         lab.run("down")
+        assert lab.firewall_rules() == [], "`scripts/lab down` removes its firewall rules"
 
 
 @pytest.fixture

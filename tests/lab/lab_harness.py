@@ -35,6 +35,7 @@ class Lab:
     def __init__(self, histo: Path, workdir: Path, prefix="histotest", net=NET, task_delay=TASK_DELAY):
         self.dir = workdir
         self.net = net
+        self.prefix = prefix
         self.env = {
             **os.environ,
             "HISTO_BIN": str(histo),
@@ -111,6 +112,14 @@ class Lab:
             if time.monotonic() > deadline:
                 raise AssertionError(f"the cluster is not whole after {timeout}s: {why}")
             time.sleep(0.2)
+
+    def firewall_rules(self) -> list[str]:
+        """The host's iptables rules (every backend) that the lab added."""
+        rules = []
+        for ipt in ["iptables-nft", "iptables-legacy"]:
+            proc = subprocess.run([ipt, "-S"], capture_output=True, text=True, timeout=10)
+            rules += [f"{ipt} {r}" for r in proc.stdout.splitlines() if f"{self.prefix}-lab" in r]
+        return rules
 
     def heal(self):
         """Undoes every fault: rules, links, stopped processes."""

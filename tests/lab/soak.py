@@ -24,10 +24,9 @@ import requests
 from PIL import Image
 
 from lab_harness import MASTER_PNG_FLAGS, MASTERS, ROLES, SERVERS, Lab, digest
+from support.images import low_contrast_color, low_contrast_gray
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "reference"))
-from images import low_contrast_color, low_contrast_gray  # noqa: E402
 
 # (name, image, upload options): sizes from a thumbnail to 9 MP, every mode,
 # both methods, PNG and JPEG input.

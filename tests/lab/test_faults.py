@@ -8,15 +8,15 @@ import subprocess
 import threading
 import time
 
-import event_stream
-from event_stream import is_ok, observed
+from support import events
+from support.events import is_ok, observed
 from lab_harness import CONNECTION_TIMEOUT_S, MASTERS, SERVERS, SESSION_TIMEOUT_S, digest
 
 
 def stream(lab, server):
     """A Socket.IO client on the master of `server` that has seen the
     coordinator's OK (authenticated, so it gets job progress too)."""
-    client, rec, _ = event_stream.connect(lab.url(server), auth={"token": lab.token})
+    client, rec, _ = events.connect(lab.url(server), auth={"token": lab.token})
     rec.wait_for(is_ok, timeout=15)
     return client, rec
 

@@ -15,6 +15,20 @@ def test_without_root_it_says_it_needs_root(tmp_path):
     assert not (tmp_path / "lab").exists(), "nothing made"
 
 
+def test_the_host_firewall_lets_the_lab_bridge_forward(lab):
+    """Docker sets FORWARD's policy to DROP and sends bridged traffic through
+    it: the lab accepts its own bridge's traffic, in DOCKER-USER where Docker
+    made that chain. (That the servers reach each other at all is what every
+    other lab test relies on.)"""
+    forward = subprocess.run(["iptables", "-S", "FORWARD"], capture_output=True, text=True, timeout=10).stdout
+    docker_user = subprocess.run(["iptables", "-S", "DOCKER-USER"], capture_output=True, text=True, timeout=10)
+    rules = lab.firewall_rules()
+    if docker_user.returncode == 0:
+        assert any("-A DOCKER-USER" in r and f"-i {lab.prefix}-br" in r for r in rules), rules
+    elif "-P FORWARD DROP" in forward:
+        assert any("-A FORWARD" in r for r in rules), rules
+
+
 def test_bad_chaos_arguments_are_refused_clearly(lab):
     for args, message in [
         (["chaos", "meteor"], "unknown fault 'meteor'"),

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from images import low_contrast_color, low_contrast_gray
+from support.images import low_contrast_color, low_contrast_gray
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from images import gray16, low_contrast_color, low_contrast_gray
+from support.images import gray16, low_contrast_color, low_contrast_gray
 
 EDGE_CASES = {
     "one_pixel": np.array([[42]], np.uint8),

@@ -2,7 +2,7 @@
 is the shared `histo_bin` fixture of tests/conftest.py)."""
 
 import pytest
-from server_harness import TOKEN, Server, server_env
+from support.serve import TOKEN, Server, server_env
 
 
 @pytest.fixture(scope="module")

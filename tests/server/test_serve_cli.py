@@ -10,7 +10,8 @@ import subprocess
 
 import requests
 
-from server_harness import TOKEN, Server, png, server_env
+from support.images import noisy_gray_png
+from support.serve import TOKEN, Server, server_env
 
 
 def test_generated_token_is_printed_once_in_the_url_fragment(histo_bin, tmp_path):
@@ -64,7 +65,7 @@ def test_token_file_and_bad_configurations(histo_bin, tmp_path):
 def test_answers_are_the_local_engines_bytes_at_the_servers_png_settings(histo_bin, tmp_path):
     """Level 1 by default (the command line's is 2), and the flags change it."""
     src = tmp_path / "in.png"
-    src.write_bytes(png(300, 200, seed=5))
+    src.write_bytes(noisy_gray_png(300, 200, seed=5))
 
     def local(*flags):
         dst = tmp_path / "local.png"

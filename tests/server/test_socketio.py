@@ -7,7 +7,9 @@ import time
 
 import requests
 
-from server_harness import ROOT, TOKEN, connect, is_ok, png
+from support.events import is_ok
+from support.images import noisy_gray_png
+from support.serve import ROOT, TOKEN, connect
 
 PHASES = ["terraform", "tinkerbell", "ansible", "kubernetes", "argocd"]
 
@@ -16,7 +18,7 @@ def upload(server, token=TOKEN, body=None):
     return requests.post(
         server.url + "/upload",
         headers={"Authorization": f"Bearer {token}"},
-        files={"file": ("in.png", body or png(), "image/png")},
+        files={"file": ("in.png", body or noisy_gray_png(), "image/png")},
         timeout=30,
     )
 

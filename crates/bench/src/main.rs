@@ -9,7 +9,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, ensure};
 use clap::Parser;
-use histo_core::job::{ClaheParams, Method, Mode, Options, Plan, Samples, SamplesMut};
+use histo_core::options::{ClaheParams, Method, Mode, Options};
+use histo_core::plan::{Plan, Samples, SamplesMut};
 use histo_core::strips::Strip;
 use histo_core::{Depth, Image, Layout, Pixels};
 

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use histo_cluster::cluster::Admission;
 use histo_cluster::{Cluster, EventBus, JobSpec, Role};
 use histo_codec::{Format, Input, Limits, png};
-use histo_core::job::{self, ClaheParams, Method, Mode, Options};
+use histo_core::options::{self, ClaheParams, Method, Mode, Options};
 
 use crate::io_paths::{OutputFile, check_input, is_stdio, read_input, write_output};
 use crate::png_args::PngArgs;
@@ -98,15 +98,15 @@ impl LimitArgs {
 }
 
 fn parse_mode(s: &str) -> Result<Mode, String> {
-    s.parse().map_err(|e: job::OptionError| e.to_string())
+    s.parse().map_err(|e: options::OptionError| e.to_string())
 }
 
 fn parse_clip_limit(s: &str) -> Result<f64, String> {
-    job::parse_clip_limit(s).map_err(|e| e.to_string())
+    options::parse_clip_limit(s).map_err(|e| e.to_string())
 }
 
 fn parse_tiles(s: &str) -> Result<(u32, u32), String> {
-    job::parse_tiles(s).map_err(|e| e.to_string())
+    options::parse_tiles(s).map_err(|e| e.to_string())
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {

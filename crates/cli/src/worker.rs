@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use histo_cluster::cluster::new_member_id;
+use histo_cluster::member::new_member_id;
 use histo_cluster::worker::{DEFAULT_HELD_BYTES, WorkerCore};
 use histo_cluster::{EventBus, Role, ZooKeeper, rpc};
 

@@ -1,7 +1,7 @@
 //! The event bus: every state change of the process, published once and
 //! delivered to every subscriber (dashboards, logs, tests).
 //!
-//! Event names and payloads are the contract of DESIGN.md (`deployment_log`,
+//! Event names and payloads are the contract of docs/DESIGN.md (`deployment_log`,
 //! `observability`, `job_progress`, `security`). The bus also remembers the
 //! latest `observability` event of each component, so that a subscriber who
 //! arrives late learns the current state at once.
@@ -97,13 +97,42 @@ pub struct Observability {
     pub ts: String,
 }
 
+/// A step of a job, as `job_progress` names it: the master's `decode`,
+/// the workers' `map`, the master's `reduce`, the workers' `apply`, the
+/// master's `encode`, then `done` or `failed`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Decode,
+    Map,
+    Reduce,
+    Apply,
+    Encode,
+    Done,
+    Failed,
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            Phase::Decode => "decode",
+            Phase::Map => "map",
+            Phase::Reduce => "reduce",
+            Phase::Apply => "apply",
+            Phase::Encode => "encode",
+            Phase::Done => "done",
+            Phase::Failed => "failed",
+        };
+        f.write_str(name)
+    }
+}
+
 /// Progress of one phase of a job.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct JobProgress {
     /// The job.
     pub job_id: String,
-    /// `decode`, `map`, `reduce`, `apply`, `encode`, `done` or `failed`.
-    pub phase: String,
+    pub phase: Phase,
     /// Tasks of the phase done so far.
     pub done: u32,
     /// Tasks in the phase.

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use histo_codec::DecodeError;
 use histo_codec::stream::{Opened, StripReader};
 use histo_core::Pixels;
-use histo_core::job::{Plan, Samples};
+use histo_core::plan::{Plan, Samples};
 use histo_core::strips::Strip;
 
 use crate::task::TaskError;
@@ -251,7 +251,7 @@ fn copy(pixels: &Pixels, range: std::ops::Range<usize>) -> Pixels {
 #[cfg(test)]
 mod tests {
     use histo_codec::{Input, Limits, png};
-    use histo_core::job::Options;
+    use histo_core::options::Options;
     use histo_core::strips;
     use histo_core::{Depth, Image, Layout};
 

@@ -15,16 +15,20 @@
 
 pub mod cluster;
 pub mod coordinator;
+mod error;
 pub mod events;
 pub mod feed;
 pub mod link;
+pub mod member;
 pub mod record;
 pub mod rpc;
 pub mod scheduler;
 pub mod task;
 pub mod worker;
 
-pub use cluster::{Admission, Cluster, ClusterSnapshot, JobOutput, JobSpec, MasterInfo, RunError, WorkerInfo, Written};
+pub use cluster::{Admission, Cluster, ClusterSnapshot, JobOutput, JobSpec, Written};
 pub use coordinator::zk::{Role, ZkConfig, ZkError, ZooKeeper};
+pub use error::RunError;
 pub use events::{ConnectionState, Event, EventBus};
+pub use member::{MasterInfo, WorkerInfo};
 pub use record::{JobId, JobRecord, JobState};

@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::Notify;
 
-use histo_core::job::Histograms;
+use histo_core::plan::Histograms;
 
-use crate::cluster::WorkerInfo;
+use crate::member::WorkerInfo;
 use crate::record::JobId;
 use crate::rpc::RemoteWorker;
 use crate::task::{Applied, ApplyTask, MapTask, TaskError};

@@ -56,6 +56,16 @@ pub enum JobState {
     Failed,
 }
 
+/// Where one strip's task is: waiting, its histogram counted (the strip
+/// held by a worker), or applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskPhase {
+    Pending,
+    Mapped,
+    Done,
+}
+
 /// One strip's task.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TaskRecord {
@@ -65,8 +75,7 @@ pub struct TaskRecord {
     pub y0: u32,
     /// Rows.
     pub rows: u32,
-    /// `pending`, `map`, `mapped`, `apply`, `done`.
-    pub phase: String,
+    pub phase: TaskPhase,
     /// The worker that holds it.
     pub worker: Option<String>,
     /// Attempts so far (more than one after a retry or a backup task).

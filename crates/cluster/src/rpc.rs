@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use histo_codec::png::{EncodedStrip, Settings};
-use histo_core::job::Histograms;
+use histo_core::plan::Histograms;
 use histo_core::strips::Strip;
 use tonic::transport::{Channel, Endpoint, Server};
 use tonic::{Request, Response, Status};

@@ -351,7 +351,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use crate::cluster::WorkerInfo;
+    use crate::member::WorkerInfo;
     use crate::worker::WorkerCore;
 
     struct Fixed(Vec<Arc<WorkerLink>>);

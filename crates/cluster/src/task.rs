@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use histo_codec::png::{self, EncodedStrip};
-use histo_core::job::{ClaheParams, Luts, Method, Mode, OptionError, Options, Plan};
+use histo_core::options::{ClaheParams, Method, Mode, OptionError, Options};
+use histo_core::plan::{Luts, Plan};
 use histo_core::strips::Strip;
 use histo_core::{Depth, Layout, Pixels};
 
@@ -94,7 +95,7 @@ pub struct Applied {
     /// The output.
     pub output: StripOutput,
     /// Counts of the output's equalized planes.
-    pub after: histo_core::job::Histograms,
+    pub after: histo_core::plan::Histograms,
 }
 
 /// Why a task did not complete on a worker.

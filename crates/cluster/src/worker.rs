@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use histo_codec::png::{self, Header};
 use histo_core::Pixels;
-use histo_core::job::{Histograms, Samples, SamplesMut};
+use histo_core::plan::{Histograms, Samples, SamplesMut};
 use histo_core::strips::Strip;
 use tokio::sync::Semaphore;
 
@@ -171,7 +171,7 @@ impl WorkerCore {
 /// above, which the filter of the strip's first row needs), then encoding.
 fn apply_strip(task: &ApplyTask, mut out: Pixels, above: Option<&Pixels>) -> Result<Applied, TaskError> {
     let plan = task.spec.plan().map_err(|e| TaskError::Invalid(e.to_string()))?;
-    let invalid = |e: histo_core::job::StripError| TaskError::Invalid(e.to_string());
+    let invalid = |e: histo_core::plan::StripError| TaskError::Invalid(e.to_string());
     plan.apply(task.strip, samples_mut(&mut out), &task.luts).map_err(invalid)?;
     let after = plan.output_plan().map(task.strip, out.slice(0..out.len())).map_err(invalid)?;
     let OutputKind::Png { settings } = task.output else {

@@ -12,7 +12,7 @@
 use std::io::{self, Write};
 
 use flate2::{Compress, Compression, FlushCompress, Status};
-use histo_core::job::Samples;
+use histo_core::plan::Samples;
 use histo_core::strips::{self, Strip};
 use histo_core::{Depth, Image, Layout, Pixels};
 use rayon::prelude::*;

@@ -3,7 +3,7 @@
 //! An image is cut into row [`strips`]. The **map** phase counts each strip's
 //! histograms ([`histogram`], or per-tile ones for [`clahe`]); the **reduce**
 //! phase sums them and turns them into look-up tables ([`lut`]); the **apply**
-//! phase maps each strip through the tables. [`job::Plan`] ties the phases
+//! phase maps each strip through the tables. [`plan::Plan`] ties the phases
 //! together for every mode (gray, luma via [`color`], per-channel rgb) and
 //! both methods, and [`local`] runs them on all cores with rayon.
 //!
@@ -14,11 +14,13 @@ pub mod clahe;
 pub mod color;
 pub mod histogram;
 pub mod image;
-pub mod job;
 pub mod local;
 pub mod lut;
+pub mod options;
+pub mod plan;
 pub mod sample;
 pub mod strips;
 
 pub use image::{Depth, Image, Layout, Pixels};
-pub use job::{ClaheParams, Method, Mode, Options, Plan};
+pub use options::{ClaheParams, Method, Mode, OptionError, Options};
+pub use plan::Plan;

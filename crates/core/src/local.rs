@@ -6,7 +6,8 @@
 use rayon::prelude::*;
 
 use crate::image::{Image, Pixels};
-use crate::job::{Histograms, OptionError, Options, Plan, SamplesMut};
+use crate::options::{OptionError, Options};
+use crate::plan::{Histograms, Plan, SamplesMut};
 use crate::sample::Sample;
 use crate::strips::{self, Strip};
 

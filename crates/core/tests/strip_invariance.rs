@@ -1,8 +1,8 @@
 //! The output must not depend on how the image is cut into strips: every
 //! mode and method, both depths, every layout.
 
-use histo_core::job::{ClaheParams, Method, Mode, Options};
 use histo_core::local::equalize_in_strips;
+use histo_core::options::{ClaheParams, Method, Mode, Options};
 use histo_core::{Image, Layout, Pixels};
 use proptest::prelude::*;
 

@@ -1,5 +1,5 @@
 //! The API's errors: one JSON shape, `{"error": "...", "detail": "..."}`, with
-//! the status codes of DESIGN.md, and the mapping from the cluster's
+//! the status codes of docs/DESIGN.md, and the mapping from the cluster's
 //! [`RunError`] to them.
 
 use std::time::Duration;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use histo_cluster::cluster::Admission;
 use histo_cluster::{Cluster, Event, EventBus};
 use histo_codec::{Format, png};
-use histo_core::job::Options;
+use histo_core::options::Options;
 use histo_core::{Image, Layout, Pixels};
 use histo_server::{AppConfig, Policy, Token};
 use reqwest::StatusCode;

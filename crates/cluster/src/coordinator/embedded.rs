@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use crate::cluster::{MasterInfo, WorkerInfo};
 use crate::coordinator::Coordinator;
 use crate::events::{ConnectionState, now};
 use crate::link::WorkerLink;
+use crate::member::{MasterInfo, WorkerInfo};
 use crate::record::JobRecord;
 use crate::scheduler::WorkerSource;
 use crate::worker::{DEFAULT_HELD_BYTES, WorkerCore};

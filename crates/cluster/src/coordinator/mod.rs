@@ -10,9 +10,9 @@ pub mod zk;
 
 use std::sync::Arc;
 
-use crate::cluster::{MasterInfo, WorkerInfo};
 use crate::events::ConnectionState;
 use crate::link::WorkerLink;
+use crate::member::{MasterInfo, WorkerInfo};
 use crate::record::JobRecord;
 use crate::scheduler::WorkerSource;
 

@@ -24,10 +24,10 @@ use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 use zookeeper_client::{Acls, Client, CreateMode, CreateOptions, LockOptions, LockPrefix, SessionState};
 
-use crate::cluster::{MasterInfo, WorkerInfo};
 use crate::coordinator::Coordinator;
 use crate::events::{ConnectionState, Event, EventBus, now};
 use crate::link::WorkerLink;
+use crate::member::{MasterInfo, WorkerInfo};
 use crate::record::JobRecord;
 use crate::scheduler::WorkerSource;
 

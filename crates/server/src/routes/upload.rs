@@ -18,7 +18,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use histo_cluster::{Event, JobSpec};
 use histo_codec::{Format, Limits, png};
-use histo_core::job::{self, ClaheParams, Method, Mode, Options};
+use histo_core::options::{self, ClaheParams, Method, Mode, Options};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -77,15 +77,15 @@ impl JobParams {
 
     /// The job to run, or a 400 naming the bad option.
     pub fn spec(&self, limits: Limits, png: png::Settings) -> Result<JobSpec, ApiError> {
-        let bad = |e: job::OptionError| ApiError::bad_request(e.to_string());
+        let bad = |e: options::OptionError| ApiError::bad_request(e.to_string());
         fn text(v: &Option<String>) -> Option<&str> {
             v.as_deref().map(str::trim).filter(|s| !s.is_empty())
         }
         let mode = text(&self.mode).map(str::parse::<Mode>).transpose().map_err(bad)?.unwrap_or_default();
         let method = match text(&self.method).map(Method::from_name).transpose().map_err(bad)? {
             Some(Method::Clahe(defaults)) => {
-                let clip_limit = text(&self.clip_limit).map(job::parse_clip_limit).transpose().map_err(bad)?;
-                let tiles = text(&self.tiles).map(job::parse_tiles).transpose().map_err(bad)?;
+                let clip_limit = text(&self.clip_limit).map(options::parse_clip_limit).transpose().map_err(bad)?;
+                let tiles = text(&self.tiles).map(options::parse_tiles).transpose().map_err(bad)?;
                 let (tiles_x, tiles_y) = tiles.unwrap_or((defaults.tiles_x, defaults.tiles_y));
                 Method::Clahe(ClaheParams { clip_limit: clip_limit.unwrap_or(defaults.clip_limit), tiles_x, tiles_y })
             }

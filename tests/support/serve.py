@@ -1,6 +1,6 @@
-"""Helpers for tests/server and tests/hostile: a real `histo serve` process
-on a free port, whose stdout and stderr go to files (so tests can check
-what it logged), its Socket.IO client, and test images."""
+"""A real `histo serve` on a free port for the suites, the browser test and
+the benchmarks: its stdout and stderr go to files (so tests can check what
+it logged), and it is reached through its printed URL."""
 
 import os
 import pathlib
@@ -8,8 +8,7 @@ import re
 import subprocess
 import time
 
-import event_stream
-from event_stream import is_ok  # noqa: F401 (re-exported for the suites)
+from support import events
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 TOKEN = "pytest-token-7f3a9c0d2b5e4f61"
@@ -18,11 +17,11 @@ TOKEN = "pytest-token-7f3a9c0d2b5e4f61"
 class Server:
     """A running `histo serve`, with its base URL and output files."""
 
-    def __init__(self, histo_bin, tmp: pathlib.Path, env: dict, args=(), cwd=None):
+    def __init__(self, histo_bin, tmp: pathlib.Path, env: dict, args=(), cwd=None, workers=2):
         self.stdout_path = tmp / "stdout.txt"
         self.stderr_path = tmp / "stderr.txt"
         self.proc = subprocess.Popen(
-            [str(histo_bin), "serve", "--listen", "127.0.0.1:0", "--workers", "2", *args],
+            [str(histo_bin), "serve", "--listen", "127.0.0.1:0", "--workers", str(workers), *args],
             stdout=open(self.stdout_path, "wb"),
             stderr=open(self.stderr_path, "wb"),
             env=env,
@@ -59,26 +58,13 @@ class Server:
 
 
 def connect(server, auth=None):
-    """A Socket.IO client of `server` (tests/event_stream.py), the
-    Recorder of its events, and when it connected."""
-    return event_stream.connect(server.url, auth)
+    """A Socket.IO client of `server`, the Recorder of its events, and when
+    it connected."""
+    return events.connect(server.url, auth)
 
 
 def server_env(**extra):
+    """This process's environment without any HISTO_* setting, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HISTO_")}
     env.update(extra)
     return env
-
-
-def png(width=64, height=48, seed=0) -> bytes:
-    """A low-contrast gray PNG."""
-    import io
-
-    import numpy as np
-    from PIL import Image
-
-    rng = np.random.default_rng(seed)
-    pixels = (rng.integers(0, 64, size=(height, width)) + 80).astype("uint8")
-    buf = io.BytesIO()
-    Image.fromarray(pixels).save(buf, format="PNG")
-    return buf.getvalue()

@@ -1,0 +1,196 @@
+//! A job's life on the master: its record and progress events, opening the
+//! input, planning the strips, running the pipeline, and letting the
+//! workers go of what they hold, also when the caller goes away.
+
+use std::io::{Seek, Write};
+use std::sync::Arc;
+use std::time::Instant;
+
+use histo_codec::stream::{self, Opened};
+use histo_codec::{Format, Input};
+use histo_core::Depth;
+use histo_core::plan::Plan;
+use histo_core::strips;
+
+use super::{Inner, JobSpec, blocking, ms};
+use crate::error::RunError;
+use crate::events::{Event, JobProgress, Phase, now};
+use crate::feed::Feed;
+use crate::record::{JobId, JobState, TaskPhase, TaskRecord};
+use crate::task::PlanSpec;
+
+/// A job whose future may be dropped before it ends (the HTTP client
+/// disconnected). If it is, the workers are told to drop the strips they
+/// hold for it, as they are when a job ends, and the job's record says so;
+/// otherwise those strips would stay until the workers' memory bound
+/// pushed them out.
+pub(super) struct Abandoned {
+    inner: Option<Arc<Inner>>,
+    id: JobId,
+}
+
+impl Abandoned {
+    pub(super) fn new(inner: Arc<Inner>, id: JobId) -> Self {
+        Abandoned { inner: Some(inner), id }
+    }
+
+    /// The job ran to its end (success or error): nothing to clean up.
+    pub(super) fn finished(mut self) {
+        self.inner = None;
+    }
+}
+
+impl Drop for Abandoned {
+    fn drop(&mut self) {
+        let Some(inner) = self.inner.take() else { return };
+        inner.jobs.update(&self.id, |r| {
+            r.state = JobState::Failed;
+            r.error = Some("cancelled: the client went away".into());
+        });
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let id = self.id.clone();
+            runtime.spawn(async move { inner.release(&id).await });
+        }
+    }
+}
+
+impl Inner {
+    pub(super) fn progress(&self, id: &JobId, phase: Phase, done: u32, total: u32, worker: &str) {
+        self.events.publish(Event::JobProgress(JobProgress {
+            job_id: id.to_string(),
+            phase,
+            done,
+            total,
+            worker: worker.to_owned(),
+            ts: now(),
+        }));
+    }
+
+    pub(super) fn task_done(&self, id: &JobId, phase: Phase, strip: usize, worker: &str, done: usize, total: usize) {
+        let state = if phase == Phase::Map { TaskPhase::Mapped } else { TaskPhase::Done };
+        self.jobs.update(id, |r| {
+            if let Some(t) = r.tasks.get_mut(strip) {
+                t.phase = state;
+                t.worker = Some(worker.to_owned());
+                t.attempts += 1;
+            }
+        });
+        self.progress(id, phase, done as u32, total as u32, worker);
+    }
+
+    /// Decode, map, reduce, apply on the workers, encode: strips are
+    /// decoded as the map phase sends them, and the output is written as
+    /// the apply phase returns it.
+    pub(super) async fn execute<W>(
+        &self,
+        id: &JobId,
+        input: Input,
+        spec: &JobSpec,
+        out: W,
+    ) -> Result<(W, u64, Format), RunError>
+    where
+        W: Write + Seek + Send + 'static,
+    {
+        let t = Instant::now();
+        let limits = spec.limits;
+        let opened = blocking(move || stream::open(&input, &limits)).await??;
+        let (width, height, layout, depth, in_format) = match &opened {
+            Opened::Strips(r) => {
+                let h = r.header();
+                (h.width, h.height, h.layout, h.depth, Format::Png)
+            }
+            Opened::Whole(image, format) => (image.width(), image.height(), image.layout(), image.depth(), *format),
+        };
+        let header_ms = ms(t);
+        let plan = Plan::new(width, height, layout, depth, spec.options)?;
+        let format = spec.format.unwrap_or(in_format);
+        let strips = strips::split(height, strips::count_for(height, plan.row_len()));
+        self.jobs.update(id, |r| {
+            r.width = width;
+            r.height = height;
+            r.layout = layout.to_string();
+            r.bits = if depth == Depth::U8 { 8 } else { 16 };
+            r.mode = spec.options.mode.to_string();
+            r.method = spec.options.method.name().to_owned();
+            r.format = format.to_string();
+            r.timings.decode_ms = header_ms;
+            r.tasks = strips
+                .iter()
+                .map(|s| TaskRecord {
+                    strip: s.index,
+                    y0: s.y0,
+                    rows: s.rows,
+                    phase: TaskPhase::Pending,
+                    worker: None,
+                    attempts: 0,
+                })
+                .collect();
+        });
+        self.progress(id, Phase::Decode, 1, 1, "");
+        let plan_spec = PlanSpec { width, height, layout: plan.output_layout(), depth, options: spec.options };
+        let feed = {
+            let (plan, strips) = (plan.clone(), strips.clone());
+            Arc::new(blocking(move || Feed::new(plan, strips, opened)).await?)
+        };
+        let result = self.phases(id, spec, &plan, plan_spec, &strips, &feed, format, out).await;
+        self.release(id).await;
+        let decode_ms = header_ms + feed.decoding_time().as_secs_f64() * 1000.0;
+        self.jobs.update(id, |r| r.timings.decode_ms = decode_ms);
+        match result {
+            // A broken input shows as a failed task: the input is the answer.
+            Err(e) => Err(feed.take_error().map_or(e, RunError::Input)),
+            Ok((out, len)) => Ok((out, len, format)),
+        }
+    }
+
+    /// Tells every worker to drop what this job left there.
+    pub(super) async fn release(&self, id: &JobId) {
+        let workers = self.coordinator.workers();
+        futures::future::join_all(workers.iter().map(|w| w.release(id))).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use histo_codec::{Limits, png};
+    use histo_core::{Image, Layout, Pixels};
+
+    use super::*;
+    use crate::cluster::{Admission, Cluster};
+    use crate::coordinator::embedded::Embedded;
+    use crate::events::EventBus;
+    use crate::worker::WorkerCore;
+
+    #[tokio::test]
+    async fn an_abandoned_job_releases_the_strips_its_workers_hold() {
+        // Apply waits long after map, so the job is dropped while its strip is held.
+        let core = Arc::new(WorkerCore::new("slow", 1, 1 << 30).with_task_delay(Duration::from_millis(300)));
+        let coordinator = Arc::new(Embedded::with_cores("master-test", vec![core.clone()]));
+        let cluster = Cluster::with("master-test".into(), coordinator, None, Admission::default(), EventBus::new());
+        let image =
+            Image::new(64, 64, Layout::Gray, Pixels::U8((0..64 * 64).map(|i| (i % 97) as u8).collect())).unwrap();
+        let mut png = std::io::Cursor::new(Vec::new());
+        histo_codec::encode(&image, Format::Png, &png::Settings::default(), &mut png).unwrap();
+        let spec = JobSpec { limits: Limits::CLI, ..Default::default() };
+
+        let job = tokio::spawn({
+            let cluster = cluster.clone();
+            async move { cluster.run(png.into_inner(), spec).await }
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while core.held_bytes() == 0 {
+            assert!(Instant::now() < deadline, "map never finished");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        job.abort(); // the client went away during apply's delay
+        assert!(job.await.unwrap_err().is_cancelled());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while core.held_bytes() != 0 {
+            assert!(Instant::now() < deadline, "the strip is still held");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        assert_eq!(cluster.snapshot().jobs_running, 0);
+    }
+}

@@ -1,0 +1,125 @@
+//! The MapReduce pipeline of one job over its strips: map on the workers
+//! (histograms summed as they come), reduce on the master (the tables),
+//! apply on the workers holding each strip, the output written as it
+//! returns.
+
+use std::io::{Seek, Write};
+use std::sync::Arc;
+use std::time::Instant;
+
+use histo_codec::Format;
+use histo_core::plan::Plan;
+use histo_core::strips;
+
+use super::sink::Sink;
+use super::{Inner, JobSpec, ms};
+use crate::error::RunError;
+use crate::events::Phase;
+use crate::feed::Feed;
+use crate::record::{self, JobId};
+use crate::scheduler;
+use crate::task::{ApplyTask, MapTask, OutputKind, PlanSpec};
+
+impl Inner {
+    /// Map, reduce, apply and the output, over `feed`'s strips.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn phases<W>(
+        &self,
+        id: &JobId,
+        spec: &JobSpec,
+        plan: &Plan,
+        plan_spec: PlanSpec,
+        strips: &[strips::Strip],
+        feed: &Arc<Feed>,
+        format: Format,
+        out: W,
+    ) -> Result<(W, u64), RunError>
+    where
+        W: Write + Seek + Send + 'static,
+    {
+        // Map: every strip's histograms, summed as they come; each strip is
+        // then held by the worker that mapped it.
+        let t = Instant::now();
+        let total = strips.len();
+        let mut before = plan.empty_histograms();
+        let mut holders: Vec<Option<String>> = vec![None; total];
+        scheduler::run_tasks(
+            &self.scheduler,
+            self.coordinator.as_ref(),
+            total,
+            &[],
+            |i, worker, _| {
+                let (feed, job, strip) = (feed.clone(), id.clone(), strips[i]);
+                async move {
+                    let (samples, above) = feed.for_map(i).await?;
+                    worker.map(&MapTask { job, spec: plan_spec, strip, samples, above }).await
+                }
+            },
+            |i, worker, hist, done, total| {
+                before.merge(&hist);
+                holders[i] = Some(worker.to_owned());
+                feed.mapped(i);
+                self.task_done(id, Phase::Map, i, worker, done, total);
+            },
+        )
+        .await?;
+        let map_ms = ms(t);
+        let t = Instant::now();
+        let luts = Arc::new(plan.reduce(&before));
+        let reduce_ms = ms(t);
+        self.progress(id, Phase::Reduce, 1, 1, "");
+
+        // Apply: each strip where it is held; PNG pieces are compressed
+        // there and written out in order as they arrive.
+        let t = Instant::now();
+        let output = match format {
+            Format::Png => OutputKind::Png { settings: spec.png },
+            _ => OutputKind::Raw,
+        };
+        let after_plan = plan.output_plan();
+        let mut after = after_plan.empty_histograms();
+        let mut sink = Sink::start(plan, strips, format, spec.png, out);
+        let applied = scheduler::run_tasks(
+            &self.scheduler,
+            self.coordinator.as_ref(),
+            total,
+            &holders,
+            |i, worker, resend| {
+                let (feed, job, strip, luts) = (feed.clone(), id.clone(), strips[i], luts.clone());
+                async move {
+                    let resend = if resend { Some(feed.for_resend(i).await?) } else { None };
+                    let last = i + 1 == total;
+                    worker.apply(&ApplyTask { job, spec: plan_spec, strip, last, luts, output, resend }).await
+                }
+            },
+            |i, worker, applied, done, total| {
+                after.merge(&applied.after);
+                sink.push(i, applied.output);
+                self.task_done(id, Phase::Apply, i, worker, done, total);
+            },
+        )
+        .await;
+        let apply_ms = ms(t);
+        if let Err(e) = applied {
+            sink.abandon().await;
+            return Err(e.into());
+        }
+
+        let t = Instant::now();
+        let (out, len) = sink.finish().await?;
+        self.progress(id, Phase::Encode, 1, 1, "");
+        self.jobs.update(id, |r| {
+            r.bytes_out = len;
+            r.timings.map_ms = map_ms;
+            r.timings.reduce_ms = reduce_ms;
+            r.timings.apply_ms = apply_ms;
+            r.timings.encode_ms = ms(t);
+            r.histograms = Some(record::Histograms {
+                planes: plan.plane_names().iter().map(|s| s.to_string()).collect(),
+                before: plan.summarize(&before),
+                after: after_plan.summarize(&after),
+            });
+        });
+        Ok((out, len))
+    }
+}
