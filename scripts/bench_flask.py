@@ -38,13 +38,12 @@ import numpy as np
 
 from support.images import png_bytes, tinted_gradient
 from support.process import free_port
+from support.procstat import Sampler, children, cpu_seconds, machine_busy_seconds, pss_bytes, rss_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 HISTO = Path(os.environ.get("HISTO_BIN", ROOT / "target" / "release" / "histo"))
 LOADTEST = ROOT / "scripts" / "loadtest"
 TOKEN = "bench-flask-token-7c1d9e2a"
-PAGE = os.sysconf("SC_PAGE_SIZE")
-TICK = os.sysconf("SC_CLK_TCK")
 CPUS = os.cpu_count() or 1
 
 
@@ -61,48 +60,6 @@ def die_with_parent():
 def low_contrast_png(side: int) -> bytes:
     """The colour test image of scripts/bench_http.py, side × side, as PNG."""
     return png_bytes(tinted_gradient(side, side), compress_level=1)
-
-
-# --- processes -------------------------------------------------------------
-
-
-def children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-
-
-def rss_bytes(pid: int) -> int:
-    try:
-        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
-def pss_bytes(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
-def cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
-def machine_busy_seconds() -> float:
-    """CPU time every process on the machine has used (all cores), from /proc/stat."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]
-    return (sum(fields[:8]) - idle) / TICK
 
 
 class Server:
@@ -206,37 +163,6 @@ def post(url: str, body: bytes, token: str | None = TOKEN) -> tuple[int, bytes]:
 
 
 # --- measuring -------------------------------------------------------------
-
-
-class Sampler:
-    """Samples a server's RSS every `interval` seconds in a thread."""
-
-    def __init__(self, server: Server, interval: float):
-        self.server, self.interval = server, interval
-        self.samples: list[tuple[float, int]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        start = time.monotonic()
-        n = 0
-        while not self._stop.is_set():
-            if n % 10 == 0:
-                self.server.refresh_pids()  # a gunicorn worker may be replaced
-            self.samples.append((time.monotonic() - start, self.server.rss()))
-            n += 1
-            self._stop.wait(self.interval)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-
-    def peak(self) -> int:
-        return max((r for _, r in self.samples), default=0)
 
 
 def wrk(server: Server, body_path: Path, clients: int, seconds: int) -> dict:

@@ -11,6 +11,9 @@
 
 (() => {
   const $ = (id) => document.getElementById(id);
+  // A random id for one upload (getRandomValues works on plain http too,
+  // where randomUUID does not).
+  const requestId = () => Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
   const TOKEN_KEY = 'histo.token';
   const FEED_MAX = 600;
 
@@ -76,6 +79,7 @@
   // --- progress --------------------------------------------------------------
   let currentJob = null; // job id we display
   let awaitingJob = false; // an upload is running and its id is not known yet
+  let myRequest = null; // the X-Histo-Request-Id of that upload: its events carry it
   const tasksEl = $('tasks');
   function resetProgress() {
     for (const p of ['map', 'reduce', 'apply']) {
@@ -96,7 +100,7 @@
     }
   }
   function onProgress(p) {
-    if (awaitingJob && !currentJob && p.phase === 'decode') {
+    if (awaitingJob && !currentJob && myRequest && p.request_id === myRequest) {
       currentJob = p.job_id;
       $('job-id').textContent = p.job_id.slice(0, 8);
     }
@@ -334,6 +338,7 @@
       resetProgress();
       currentJob = null;
       awaitingJob = true;
+      myRequest = requestId();
       setStatus('Running MapReduce…');
       const form = new FormData();
       form.append('file', file, file.name);
@@ -344,7 +349,8 @@
         form.append('clip_limit', $('clip').value);
         form.append('tiles', $('tiles').value);
       }
-      const res = await fetch('/upload', { method: 'POST', body: form, headers: { Authorization: 'Bearer ' + t } });
+      const headers = { Authorization: 'Bearer ' + t, 'X-Histo-Request-Id': myRequest };
+      const res = await fetch('/upload', { method: 'POST', body: form, headers });
       if (!res.ok) {
         const err = await apiError(res);
         setStatus('Refused: ' + err.message, 'error');

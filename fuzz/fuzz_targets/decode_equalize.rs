@@ -47,7 +47,7 @@ fn options(data: &[u8]) -> (Options, Format) {
 /// of the whole-image decoder when both succeed.
 fn by_strips(data: &[u8], whole: Option<&histo_core::Image>) {
     let Ok(Opened::Strips(mut reader)) = stream::open(&Input::from(data.to_vec()), &LIMITS) else { return };
-    let height = reader.header().height;
+    let height = reader.shape().height;
     let (first, rest) = (height / 3, height - height / 3);
     let (Ok(a), Ok(b)) = (reader.rows(0, first), reader.rows(first, rest)) else { return };
     if let Some(whole) = whole.map(histo_core::Image::pixels) {

@@ -6,7 +6,6 @@ stopped at the end of the test that started it."""
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest

@@ -25,6 +25,7 @@ from PIL import Image
 
 from lab_harness import MASTER_PNG_FLAGS, MASTERS, ROLES, SERVERS, Lab, digest
 from support.images import low_contrast_color, low_contrast_gray
+from support.procstat import rss_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -151,13 +152,8 @@ def inject(lab: Lab, stop: threading.Event, log: list):
 
 
 def rss_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
+    rss = rss_bytes(pid)
+    return rss / 2**20 if rss else None
 
 
 def sample_memory(lab: Lab, stop: threading.Event, samples: dict):

@@ -4,7 +4,9 @@ coordinator state, then live job progress and security events, which only
 authenticated clients receive."""
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
 
 from support.events import is_ok
@@ -14,13 +16,25 @@ from support.serve import ROOT, TOKEN, connect
 PHASES = ["terraform", "tinkerbell", "ansible", "kubernetes", "argocd"]
 
 
-def upload(server, token=TOKEN, body=None):
+def upload(server, token=TOKEN, body=None, headers=None):
     return requests.post(
         server.url + "/upload",
-        headers={"Authorization": f"Bearer {token}"},
+        headers={"Authorization": f"Bearer {token}", **(headers or {})},
         files={"file": ("in.png", body or noisy_gray_png(), "image/png")},
         timeout=30,
     )
+
+
+@pytest.fixture
+def rec(server):
+    """The events of a client that authenticated, once the coordinator's
+    state has arrived."""
+    client, rec, _ = connect(server, auth={"token": TOKEN})
+    try:
+        rec.wait_for(is_ok, timeout=15)
+        yield rec
+    finally:
+        client.disconnect()
 
 
 def test_replay_in_order_then_coordinator_state(server):
@@ -55,21 +69,40 @@ def test_replay_in_order_then_coordinator_state(server):
         client.disconnect()
 
 
-def test_authenticated_client_sees_job_progress(server):
-    client, rec, _ = connect(server, auth={"token": TOKEN})
-    try:
-        rec.wait_for(is_ok, timeout=15)
-        response = upload(server)
+def test_authenticated_client_sees_job_progress(server, rec):
+    response = upload(server)
+    assert response.status_code == 200
+    job = response.headers["X-Histo-Job-Id"]
+    done = rec.wait_for(lambda n, d: n == "job_progress" and d["job_id"] == job and d["phase"] == "done")
+    assert done[0][2]["done"] == done[0][2]["total"] == 1
+    phases = {d["phase"] for _, d in rec.of("job_progress") if d["job_id"] == job}
+    assert {"decode", "map", "reduce", "apply", "done"} <= phases
+    maps = [d for _, d in rec.of("job_progress") if d["job_id"] == job and d["phase"] == "map"]
+    assert all(d["worker"] for d in maps), "map progress names the worker"
+
+
+def test_a_client_follows_its_own_job_by_its_request_id(server, rec):
+    """Two uploads at once: each job's events carry the request id its
+    client chose, so a page follows its own job from the first event, not
+    whichever job decodes first."""
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(
+            lambda rid: upload(server, body=noisy_gray_png(900, 1400, seed=len(rid)),
+                               headers={"X-Histo-Request-Id": rid}),
+            ["page-a", "page-b-2"]))
+    for rid, response in zip(["page-a", "page-b-2"], answers):
         assert response.status_code == 200
+        assert response.headers["X-Histo-Request-Id"] == rid
         job = response.headers["X-Histo-Job-Id"]
-        done = rec.wait_for(lambda n, d: n == "job_progress" and d["job_id"] == job and d["phase"] == "done")
-        assert done[0][2]["done"] == done[0][2]["total"] == 1
-        phases = {d["phase"] for _, d in rec.of("job_progress") if d["job_id"] == job}
-        assert {"decode", "map", "reduce", "apply", "done"} <= phases
-        maps = [d for _, d in rec.of("job_progress") if d["job_id"] == job and d["phase"] == "map"]
-        assert all(d["worker"] for d in maps), "map progress names the worker"
-    finally:
-        client.disconnect()
+        mine = rec.wait_for(lambda n, d, job=job: n == "job_progress" and d["job_id"] == job and d["phase"] == "done")
+        assert mine[0][2]["request_id"] == rid
+        assert all(d.get("request_id") == rid for _, d in rec.of("job_progress") if d["job_id"] == job)
+    plain = upload(server)
+    assert "X-Histo-Request-Id" not in plain.headers
+    for bad in ["", "x" * 65, "has space", "semi;colon"]:
+        refused = upload(server, headers={"X-Histo-Request-Id": bad})
+        assert refused.status_code == 400, bad
+        assert "x-histo-request-id" in refused.json()["detail"]
 
 
 def test_anonymous_client_gets_no_job_or_security_events_until_it_authenticates(server):
@@ -91,13 +124,8 @@ def test_anonymous_client_gets_no_job_or_security_events_until_it_authenticates(
         client.disconnect()
 
 
-def test_rejected_input_is_a_security_event(server):
-    client, rec, _ = connect(server, auth={"token": TOKEN})
-    try:
-        rec.wait_for(is_ok, timeout=15)
-        response = upload(server, body=b"definitely not an image")
-        assert response.status_code == 415
-        assert response.json()["error"] == "unsupported_media_type"
-        rec.wait_for(lambda n, d: n == "security" and d["kind"] == "rejected_input" and "415" in d["detail"])
-    finally:
-        client.disconnect()
+def test_rejected_input_is_a_security_event(server, rec):
+    response = upload(server, body=b"definitely not an image")
+    assert response.status_code == 415
+    assert response.json()["error"] == "unsupported_media_type"
+    rec.wait_for(lambda n, d: n == "security" and d["kind"] == "rejected_input" and "415" in d["detail"])

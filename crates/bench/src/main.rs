@@ -12,7 +12,7 @@ use clap::Parser;
 use histo_core::options::{ClaheParams, Method, Mode, Options};
 use histo_core::plan::{Plan, Samples, SamplesMut};
 use histo_core::strips::Strip;
-use histo_core::{Depth, Image, Layout, Pixels};
+use histo_core::{Depth, Image, Layout, Pixels, Shape};
 
 #[derive(Parser)]
 struct Args {
@@ -72,7 +72,7 @@ fn main() -> Result<()> {
 
 /// Map, reduce and apply over the whole image as one strip, on this thread.
 fn single_strip(data: &mut [u8], width: u32, height: u32, options: Options) -> Result<()> {
-    let plan = Plan::new(width, height, Layout::Gray, Depth::U8, options)?;
+    let plan = Plan::new(Shape { width, height, layout: Layout::Gray, depth: Depth::U8 }, options)?;
     let strip = Strip { index: 0, y0: 0, rows: height };
     let hist = plan.map(strip, Samples::U8(data))?;
     let luts = plan.reduce(&hist);

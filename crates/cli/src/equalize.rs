@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use histo_cluster::cluster::Admission;
-use histo_cluster::{Cluster, EventBus, JobSpec, Role};
+use histo_cluster::Admission;
+use histo_cluster::{Cluster, JobSpec, Role};
 use histo_codec::{Format, Input, Limits, png};
 use histo_core::options::{self, ClaheParams, Method, Mode, Options};
 
@@ -154,14 +154,14 @@ pub async fn run(args: Args) -> Result<()> {
     let one_job = Admission { max_running: 1, max_waiting: 0 };
     let cluster = match args.zk.config()? {
         Some(config) => {
-            let cluster = Cluster::zookeeper(config, Role::Client, one_job, EventBus::new()).await?;
+            let cluster = Cluster::zookeeper(config, Role::Client, one_job, histo_server::logged_bus()).await?;
             // The worker list arrives just after connecting.
             cluster.wait_for_workers(Duration::from_secs(3)).await;
             cluster
         }
         None => {
             let workers = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            Cluster::embedded(workers, one_job, EventBus::new())?
+            Cluster::embedded(workers, one_job, histo_server::logged_bus())?
         }
     };
     let spec = JobSpec {
@@ -169,6 +169,7 @@ pub async fn run(args: Args) -> Result<()> {
         format: out_format,
         png: args.png.settings(png::Settings::default()),
         limits,
+        request_id: None,
     };
     let id = match output_file.as_mut() {
         Some(file) => {

@@ -5,8 +5,8 @@
 use std::net::SocketAddr;
 
 use anyhow::{Result, bail};
-use histo_cluster::cluster::Admission;
-use histo_cluster::{Cluster, EventBus, Role};
+use histo_cluster::Admission;
+use histo_cluster::{Cluster, Role};
 
 use crate::serve::{ServerArgs, run_server};
 use crate::zk_args::ZkArgs;
@@ -34,7 +34,7 @@ pub struct Args {
 pub async fn run(args: Args) -> Result<()> {
     let config = args.zk.required("master")?;
     let address = args.advertise.clone().unwrap_or_else(|| args.listen.to_string());
-    let events = EventBus::new();
+    let events = histo_server::logged_bus();
     let cluster = Cluster::zookeeper(config, Role::Master { address }, Admission::default(), events).await?;
     let (server, generated) = match args.server.config(cluster.clone()) {
         Ok((_, true)) => {

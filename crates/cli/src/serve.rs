@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use histo_cluster::cluster::Admission;
-use histo_cluster::{Cluster, EventBus};
+use histo_cluster::Admission;
+use histo_cluster::Cluster;
 use histo_codec::Limits;
 use histo_server::{AppConfig, Policy, SERVE_LIMITS, SERVE_PNG, Token};
 use std::io::Write as _;
@@ -171,7 +171,8 @@ pub async fn run(args: Args) -> Result<()> {
         bail!("--workers must be at least 1");
     }
     let admission = Admission { max_running: args.max_running.max(1), max_waiting: args.max_queued };
-    let cluster = Cluster::embedded(workers, admission, EventBus::new()).context("cannot start the workers")?;
+    let cluster =
+        Cluster::embedded(workers, admission, histo_server::logged_bus()).context("cannot start the workers")?;
     let (config, generated) = args.server.config(cluster)?;
     run_server(args.listen, config, generated, "serve").await
 }

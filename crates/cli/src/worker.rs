@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use histo_cluster::member::new_member_id;
 use histo_cluster::worker::{DEFAULT_HELD_BYTES, WorkerCore};
-use histo_cluster::{EventBus, Role, ZooKeeper, rpc};
+use histo_cluster::{Role, ZooKeeper, rpc};
 
 use crate::shutdown;
 use crate::zk_args::ZkArgs;
@@ -59,8 +59,13 @@ pub async fn run(args: Args) -> Result<()> {
     let id = new_member_id("worker");
     let core = WorkerCore::new(id.clone(), slots, args.max_held_bytes);
     let core = Arc::new(core.with_task_delay(args.chaos_task_delay.unwrap_or_default()));
-    let zk =
-        ZooKeeper::start(config, id.clone(), Role::Worker { address: address.clone(), slots }, EventBus::new()).await?;
+    let zk = ZooKeeper::start(
+        config,
+        id.clone(),
+        Role::Worker { address: address.clone(), slots },
+        histo_server::logged_bus(),
+    )
+    .await?;
     println!("histo worker {id} listening on {local}, advertised as {address}, {slots} slots");
     rpc::serve(listener, core, shutdown::signal()).await.context("worker RPC failed")?;
     zk.close().await;

@@ -26,20 +26,34 @@ pub enum RunError {
         /// Jobs waiting.
         waiting: usize,
     },
-    /// The job failed on the way (500).
-    #[error("job failed: {0}")]
-    Failed(String),
+    /// The job failed on the way (500): what failed, and the error that
+    /// made it fail, when there is one.
+    #[error("job failed: {what}")]
+    Failed {
+        what: String,
+        #[source]
+        source: Option<BoxError>,
+    },
 }
+
+/// An error kept as the source of another.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 impl From<PhaseError> for RunError {
     fn from(e: PhaseError) -> Self {
         match e {
             PhaseError::NoWorkers(_) => RunError::NoWorkers,
-            PhaseError::Failed(m) => RunError::Failed(m),
+            PhaseError::Failed(what) => RunError::Failed { what, source: None },
         }
     }
 }
 
-pub(crate) fn failed(e: impl std::fmt::Display) -> RunError {
-    RunError::Failed(e.to_string())
+/// A failure that no other error caused.
+pub(crate) fn failed(what: impl Into<String>) -> RunError {
+    RunError::Failed { what: what.into(), source: None }
+}
+
+/// A failure `source` caused.
+pub(crate) fn failed_by(what: impl Into<String>, source: impl Into<BoxError>) -> RunError {
+    RunError::Failed { what: what.into(), source: Some(source.into()) }
 }

@@ -51,16 +51,6 @@ impl ConnectionState {
     pub fn is_usable(self) -> bool {
         matches!(self, ConnectionState::Connected | ConnectionState::Reconnected)
     }
-
-    /// The dashboard line for this state of `what` (e.g. "ZooKeeper").
-    pub fn message(self, what: &str) -> String {
-        match self {
-            ConnectionState::Connected | ConnectionState::Reconnected => format!("{what} Connection: OK"),
-            ConnectionState::Suspended => format!("WARNING: SUSPENDED ({what} connection lost, session may survive)"),
-            ConnectionState::Lost => format!("ERROR: LOST ({what} session expired)"),
-            ConnectionState::ReadOnly => format!("WARNING: READ_ONLY ({what} server has no quorum)"),
-        }
-    }
 }
 
 impl fmt::Display for ConnectionState {
@@ -69,31 +59,51 @@ impl fmt::Display for ConnectionState {
     }
 }
 
-/// A line of the deployment replay.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct DeploymentLog {
-    /// Position in the replay, from 0.
-    pub seq: u32,
-    /// `terraform`, `tinkerbell`, `ansible`, `kubernetes` or `argocd`.
-    pub phase: String,
-    /// What happens.
-    pub message: String,
-    /// The file in `deploy/` or `k8s/` it comes from.
-    pub source: String,
-    /// When it was sent.
-    pub ts: String,
+/// Which coordinator a connection state is of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CoordinatorKind {
+    Embedded,
+    ZooKeeper,
 }
 
-/// A component's health.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// A component's health, as typed data; the server words it for people.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Health {
+    /// The coordinator's connection changed state.
+    Connection { coordinator: CoordinatorKind, state: ConnectionState },
+    /// This master won the leader election.
+    Leader { id: String },
+}
+
+impl Health {
+    /// The `component` of the `observability` event: the key under which
+    /// the bus keeps the latest health of each.
+    pub fn component(&self) -> &'static str {
+        match self {
+            Health::Connection { coordinator: CoordinatorKind::ZooKeeper, .. } => "zookeeper",
+            Health::Connection { coordinator: CoordinatorKind::Embedded, .. } => "coordinator",
+            Health::Leader { .. } => "leader",
+        }
+    }
+
+    /// The `state` of the `observability` event.
+    pub fn state(&self) -> &'static str {
+        match self {
+            Health::Connection { state, .. } => state.name(),
+            Health::Leader { .. } => "LEADER",
+        }
+    }
+
+    /// Whether it is a problem (suspended, lost, read-only).
+    pub fn is_trouble(&self) -> bool {
+        matches!(self, Health::Connection { state, .. } if !state.is_usable())
+    }
+}
+
+/// A component's health change, stamped.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Observability {
-    /// e.g. `zookeeper`, `coordinator`, `worker`.
-    pub component: String,
-    /// e.g. `CONNECTED`, `SUSPENDED`.
-    pub state: String,
-    /// e.g. `ZooKeeper Connection: OK`.
-    pub message: String,
-    /// When.
+    pub health: Health,
     pub ts: String,
 }
 
@@ -139,71 +149,70 @@ pub struct JobProgress {
     pub total: u32,
     /// The worker that finished the last task (empty for master phases).
     pub worker: String,
+    /// The id the client gave its request (`X-Histo-Request-Id`), so that a
+    /// page can follow its own job before it knows the job's id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
     /// When.
     pub ts: String,
+}
+
+/// What kind of security event happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecurityKind {
+    /// A missing or wrong credential.
+    AuthFailed,
+    /// A client blocked after too many failures.
+    RateLimited,
+    /// An upload refused as bad input.
+    RejectedInput,
+}
+
+impl fmt::Display for SecurityKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SecurityKind::AuthFailed => "auth_failed",
+            SecurityKind::RateLimited => "rate_limited",
+            SecurityKind::RejectedInput => "rejected_input",
+        })
+    }
 }
 
 /// Something a security engineer wants to see.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Security {
-    /// `auth_failed`, `rate_limited`, `rejected_input`, ...
-    pub kind: String,
+    pub kind: SecurityKind,
     /// The client (address), never a credential.
     pub client: String,
     /// What happened.
     pub detail: String,
-    /// When.
     pub ts: String,
 }
 
-/// One event on the bus.
+/// One event on the bus. The deployment replay is not one: the server
+/// sends it to each client itself.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
-    /// A deployment replay line.
-    DeploymentLog(DeploymentLog),
-    /// A health change.
     Observability(Observability),
-    /// Job progress.
     JobProgress(JobProgress),
-    /// A security event.
     Security(Security),
 }
 
 impl Event {
-    /// The Socket.IO event name.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Event::DeploymentLog(_) => "deployment_log",
-            Event::Observability(_) => "observability",
-            Event::JobProgress(_) => "job_progress",
-            Event::Security(_) => "security",
-        }
-    }
-
-    /// The payload as JSON.
-    pub fn payload(&self) -> serde_json::Value {
-        let value = match self {
-            Event::DeploymentLog(e) => serde_json::to_value(e),
-            Event::Observability(e) => serde_json::to_value(e),
-            Event::JobProgress(e) => serde_json::to_value(e),
-            Event::Security(e) => serde_json::to_value(e),
-        };
-        value.expect("event payloads are plain data")
-    }
-
     /// A health event stamped now.
-    pub fn observability(component: &str, state: &str, message: impl Into<String>) -> Event {
-        Event::Observability(Observability {
-            component: component.to_owned(),
-            state: state.to_owned(),
-            message: message.into(),
-            ts: now(),
-        })
+    pub fn health(health: Health) -> Event {
+        Event::Observability(Observability { health, ts: now() })
+    }
+
+    /// A coordinator's connection state, stamped now.
+    pub fn connection(coordinator: CoordinatorKind, state: ConnectionState) -> Event {
+        Event::health(Health::Connection { coordinator, state })
     }
 
     /// A security event stamped now.
-    pub fn security(kind: &str, client: impl Into<String>, detail: impl Into<String>) -> Event {
-        Event::Security(Security { kind: kind.to_owned(), client: client.into(), detail: detail.into(), ts: now() })
+    pub fn security(kind: SecurityKind, client: impl Into<String>, detail: impl Into<String>) -> Event {
+        Event::Security(Security { kind, client: client.into(), detail: detail.into(), ts: now() })
     }
 }
 
@@ -214,7 +223,7 @@ const BUS_CAPACITY: usize = 1024;
 #[derive(Clone)]
 pub struct EventBus {
     tx: broadcast::Sender<Event>,
-    health: Arc<Mutex<BTreeMap<String, Observability>>>,
+    health: Arc<Mutex<BTreeMap<&'static str, Observability>>>,
 }
 
 impl Default for EventBus {
@@ -229,25 +238,13 @@ impl EventBus {
         EventBus { tx: broadcast::channel(BUS_CAPACITY).0, health: Arc::default() }
     }
 
-    /// Publishes an event to every subscriber, and logs it.
+    /// Publishes an event to every subscriber (the process's log is one,
+    /// set up by the binary; dashboards are others).
     pub fn publish(&self, event: Event) {
-        match &event {
-            Event::Observability(o) => {
-                // The dashboard's colours, as log levels.
-                if o.message.starts_with("WARNING") || o.message.starts_with("ERROR") {
-                    tracing::warn!(component = %o.component, state = %o.state, "{}", o.message);
-                } else {
-                    tracing::info!(component = %o.component, state = %o.state, "{}", o.message);
-                }
-                self.health.lock().expect("health lock").insert(o.component.clone(), o.clone());
-            }
-            Event::Security(s) => tracing::warn!(kind = %s.kind, client = %s.client, "security: {}", s.detail),
-            Event::JobProgress(p) => {
-                tracing::debug!(job = %p.job_id, phase = %p.phase, done = p.done, total = p.total, "progress")
-            }
-            Event::DeploymentLog(_) => {}
+        if let Event::Observability(o) = &event {
+            self.health.lock().expect("health lock").insert(o.health.component(), o.clone());
         }
-        // No subscriber is fine: the event is still logged.
+        // No subscriber is fine.
         let _ = self.tx.send(event);
     }
 
@@ -270,17 +267,14 @@ mod tests {
     async fn subscribers_get_events_and_late_ones_get_the_state() {
         let bus = EventBus::new();
         let mut rx = bus.subscribe();
-        bus.publish(Event::observability("zookeeper", "SUSPENDED", ConnectionState::Suspended.message("ZooKeeper")));
-        let got = rx.recv().await.unwrap();
-        assert_eq!(got.name(), "observability");
-        assert_eq!(got.payload()["message"], "WARNING: SUSPENDED (ZooKeeper connection lost, session may survive)");
-        bus.publish(Event::observability(
-            "zookeeper",
-            "RECONNECTED",
-            ConnectionState::Reconnected.message("ZooKeeper"),
-        ));
+        bus.publish(Event::connection(CoordinatorKind::ZooKeeper, ConnectionState::Suspended));
+        let Event::Observability(got) = rx.recv().await.unwrap() else { panic!("an observability event") };
+        assert_eq!((got.health.component(), got.health.state()), ("zookeeper", "SUSPENDED"));
+        assert!(got.health.is_trouble());
+        bus.publish(Event::connection(CoordinatorKind::ZooKeeper, ConnectionState::Reconnected));
+        bus.publish(Event::health(Health::Leader { id: "master-1".into() }));
         let health = bus.health();
-        assert_eq!(health.len(), 1);
-        assert_eq!(health[0].message, "ZooKeeper Connection: OK");
+        assert_eq!(health.len(), 2, "the latest of each component");
+        assert!(health.iter().any(|o| o.health.state() == "RECONNECTED"));
     }
 }

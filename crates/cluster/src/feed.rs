@@ -21,11 +21,7 @@ use histo_core::Pixels;
 use histo_core::plan::{Plan, Samples};
 use histo_core::strips::Strip;
 
-use crate::task::TaskError;
-
-/// A strip's samples and the row above it (working layout), as sent to
-/// workers.
-pub type Part = (Arc<Pixels>, Option<Arc<Pixels>>);
+use crate::task::{StripData, TaskError};
 
 /// Strips decoded ahead of the map phase's requests.
 const AHEAD: usize = 2;
@@ -36,7 +32,7 @@ pub struct Feed {
     strips: Vec<Strip>,
     source: Source,
     /// Parts decoded and not yet mapped.
-    held: Mutex<HashMap<usize, Part>>,
+    held: Mutex<HashMap<usize, StripData>>,
     /// The first decoding error, for the job's answer.
     error: Mutex<Option<DecodeError>>,
     /// Time spent decoding, in nanoseconds.
@@ -82,7 +78,7 @@ impl Feed {
 
     /// Strip `index`, for a map attempt: held, decoded now, or decoded again.
     /// Also starts decoding the strips after it.
-    pub async fn for_map(self: &Arc<Self>, index: usize) -> Result<Part, TaskError> {
+    pub async fn for_map(self: &Arc<Self>, index: usize) -> Result<StripData, TaskError> {
         let part = self.part(index).await?;
         if matches!(self.source, Source::Rows(_)) {
             let feed = self.clone();
@@ -92,7 +88,7 @@ impl Feed {
     }
 
     /// Strip `index`, for an apply attempt on a worker that may not hold it.
-    pub async fn for_resend(self: &Arc<Self>, index: usize) -> Result<Part, TaskError> {
+    pub async fn for_resend(self: &Arc<Self>, index: usize) -> Result<StripData, TaskError> {
         self.part(index).await
     }
 
@@ -112,11 +108,12 @@ impl Feed {
     }
 
     /// Parts held now (decoded, not yet mapped).
+    #[cfg(test)]
     pub fn held(&self) -> usize {
         self.held.lock().expect("held lock").len()
     }
 
-    async fn part(self: &Arc<Self>, index: usize) -> Result<Part, TaskError> {
+    async fn part(self: &Arc<Self>, index: usize) -> Result<StripData, TaskError> {
         if index >= self.strips.len() {
             return Err(TaskError::Invalid(format!("no strip {index}")));
         }
@@ -129,7 +126,7 @@ impl Feed {
             .map_err(|e| TaskError::Invalid(format!("decoding strip {index} ended: {e}")))?
     }
 
-    fn part_now(&self, index: usize) -> Result<Part, TaskError> {
+    fn part_now(&self, index: usize) -> Result<StripData, TaskError> {
         match &self.source {
             Source::Whole(pixels) => Ok(self.cut(pixels, index)),
             Source::Rows(rows) => {
@@ -171,7 +168,7 @@ impl Feed {
             };
             let row_len = self.plan.row_len();
             let last_row = Arc::new(copy(&decoded, decoded.len() - row_len..decoded.len()));
-            let part = (Arc::new(decoded), main.last_row.replace(last_row));
+            let part = StripData { samples: Arc::new(decoded), above: main.last_row.replace(last_row) };
             self.decoding.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
             self.held.lock().expect("held lock").insert(main.next, part);
             main.next += 1;
@@ -191,7 +188,7 @@ impl Feed {
     }
 
     /// Strip `index` decoded again from the input, not held.
-    fn replay(&self, rows: &Rows, index: usize) -> Result<Part, TaskError> {
+    fn replay(&self, rows: &Rows, index: usize) -> Result<StripData, TaskError> {
         let mut replay = rows.replay.lock().expect("replay lock");
         let started = Instant::now();
         let reader = match replay.as_mut() {
@@ -209,17 +206,17 @@ impl Feed {
             None
         };
         let samples = reader.strip(&strip).map_err(|e| self.failed(e))?;
-        let part = (Arc::new(self.to_working(samples)), above);
+        let part = StripData { samples: Arc::new(self.to_working(samples)), above };
         self.decoding.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
         Ok(part)
     }
 
     /// A strip copied out of a whole image.
-    fn cut(&self, pixels: &Pixels, index: usize) -> Part {
+    fn cut(&self, pixels: &Pixels, index: usize) -> StripData {
         let row_len = self.plan.row_len();
         let range = self.strips[index].sample_range(row_len);
         let above = (range.start > 0).then(|| Arc::new(copy(pixels, range.start - row_len..range.start)));
-        (Arc::new(copy(pixels, range)), above)
+        StripData { samples: Arc::new(copy(pixels, range)), above }
     }
 
     fn to_working(&self, pixels: Pixels) -> Pixels {
@@ -253,7 +250,7 @@ mod tests {
     use histo_codec::{Input, Limits, png};
     use histo_core::options::Options;
     use histo_core::strips;
-    use histo_core::{Depth, Image, Layout};
+    use histo_core::{Depth, Image, Layout, Shape};
 
     use super::*;
 
@@ -266,7 +263,7 @@ mod tests {
     }
 
     /// Every strip as the whole-image path cuts it, for comparison.
-    fn expected(bytes: &[u8], plan: &Plan, strips: &[Strip]) -> Vec<Part> {
+    fn expected(bytes: &[u8], plan: &Plan, strips: &[Strip]) -> Vec<StripData> {
         let (image, _) = histo_codec::decode(bytes, &Limits::CLI).unwrap();
         let pixels = working(plan, image.into_parts().3);
         let whole = Feed { source: Source::Whole(pixels), ..feed_of(bytes, plan, strips) };
@@ -281,7 +278,7 @@ mod tests {
 
     fn plan(mode: &str) -> Plan {
         let options = Options { mode: mode.parse().unwrap(), ..Options::default() };
-        Plan::new(50, 90, Layout::Rgb, Depth::U8, options).unwrap()
+        Plan::new(Shape { width: 50, height: 90, layout: Layout::Rgb, depth: Depth::U8 }, options).unwrap()
     }
 
     #[tokio::test]

@@ -1,29 +1,30 @@
 //! Coordination for histo: everything between "an image arrived" and "the
 //! equalized image is ready", apart from HTTP.
 //!
-//! * [`Cluster`] is the handle the HTTP server and the CLI use: run a job,
-//!   look one up, describe the cluster, subscribe to [`events`].
-//! * [`events`] is the bus every state change is published on (connection
-//!   states, job progress, security), which the server streams to dashboards.
-//! * [`record`] holds what is known of each job, for `GET /api/jobs/{id}`.
-//! * [`scheduler`] runs the MapReduce phases on whatever workers the
-//!   [`coordinator`] knows ([`coordinator::embedded`] in-process workers, or
-//!   [`coordinator::zk`] ZooKeeper-registered ones reached over [`rpc`]),
-//!   through [`link::WorkerLink`]; [`worker`] is a worker's own side.
-//! * [`feed`] gives the master a job's strips as they are sent: a PNG is
-//!   decoded strip by strip, never held whole.
+//! What other crates use: [`Cluster`], the handle the HTTP server and the
+//! CLI run jobs through; [`events`], the bus every state change is
+//! published on (typed data; the server words it); [`member`], who is in
+//! the cluster; [`worker`] and [`rpc`], a worker's own side.
+//!
+//! Inside: `cluster/` is a job's life (admission, pipeline, output sink);
+//! `scheduler` runs the MapReduce phases on whatever workers the
+//! `coordinator` knows (`embedded` in-process workers, or `zk`
+//! ZooKeeper-registered ones reached over [`rpc`]) through `link`;
+//! `feed` gives the master a job's strips as they are sent (a PNG is
+//! decoded strip by strip, never held whole); `record` keeps what is known
+//! of each job, for `GET /api/jobs/{id}`.
 
-pub mod cluster;
-pub mod coordinator;
+mod cluster;
+mod coordinator;
 mod error;
 pub mod events;
-pub mod feed;
-pub mod link;
+mod feed;
+mod link;
 pub mod member;
-pub mod record;
+mod record;
 pub mod rpc;
-pub mod scheduler;
-pub mod task;
+mod scheduler;
+mod task;
 pub mod worker;
 
 pub use cluster::{Admission, Cluster, ClusterSnapshot, JobOutput, JobSpec, Written};
@@ -31,4 +32,5 @@ pub use coordinator::zk::{Role, ZkConfig, ZkError, ZooKeeper};
 pub use error::RunError;
 pub use events::{ConnectionState, Event, EventBus};
 pub use member::{MasterInfo, WorkerInfo};
-pub use record::{JobId, JobRecord, JobState};
+pub use record::{Histograms, JobId, JobRecord, JobState, TaskPhase, TaskRecord, Timings};
+pub use scheduler::SchedulerConfig;

@@ -148,6 +148,9 @@ pub struct JobRecord {
     pub histograms: Option<Histograms>,
     /// Why it failed.
     pub error: Option<String>,
+    /// The id its client gave the request, carried by its progress events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 impl JobRecord {
@@ -171,6 +174,7 @@ impl JobRecord {
             timings: Timings::default(),
             histograms: None,
             error: None,
+            request_id: None,
         }
     }
 }
@@ -206,6 +210,11 @@ impl JobStore {
         if let Some(r) = self.inner.lock().expect("job store lock").1.get_mut(id) {
             f(r);
         }
+    }
+
+    /// Reads a record in place, if it is still kept.
+    pub fn read<T>(&self, id: &JobId, f: impl FnOnce(&JobRecord) -> T) -> Option<T> {
+        self.inner.lock().expect("job store lock").1.get(id).map(f)
     }
 
     /// A copy of a record.

@@ -15,7 +15,7 @@ use tonic::transport::{Channel, Endpoint, Server};
 use tonic::{Request, Response, Status};
 
 use crate::record::JobId;
-use crate::task::{self, Applied, ApplyTask, MapTask, OutputKind, PlanSpec, StripOutput, TaskError};
+use crate::task::{self, Applied, ApplyTask, MapTask, OutputKind, PlanSpec, StripData, StripOutput, TaskError};
 use crate::worker::WorkerCore;
 
 /// Generated protocol types.
@@ -46,10 +46,10 @@ fn spec_to_proto(s: &PlanSpec) -> proto::PlanSpec {
         histo_core::Method::Global => (0.0, 0, 0),
     };
     proto::PlanSpec {
-        width: s.width,
-        height: s.height,
-        layout: task::layout_name(s.layout),
-        bits: if s.depth == histo_core::Depth::U8 { 8 } else { 16 },
+        width: s.shape.width,
+        height: s.shape.height,
+        layout: task::layout_name(s.shape.layout),
+        bits: if s.shape.depth == histo_core::Depth::U8 { 8 } else { 16 },
         mode: s.options.mode.to_string(),
         method: s.options.method.name().to_owned(),
         clip_limit,
@@ -65,13 +65,9 @@ fn spec_from_proto(p: Option<proto::PlanSpec>) -> Result<PlanSpec, TaskError> {
         16 => histo_core::Depth::U16,
         b => return Err(TaskError::Invalid(format!("unsupported depth {b}"))),
     };
-    Ok(PlanSpec {
-        width: p.width,
-        height: p.height,
-        layout: task::layout_from_name(&p.layout)?,
-        depth,
-        options: task::options_from_parts(&p.mode, &p.method, p.clip_limit, (p.tiles_x, p.tiles_y))?,
-    })
+    let shape =
+        histo_core::Shape { width: p.width, height: p.height, layout: task::layout_from_name(&p.layout)?, depth };
+    Ok(PlanSpec { shape, options: task::options_from_parts(&p.mode, &p.method, p.clip_limit, (p.tiles_x, p.tiles_y))? })
 }
 
 fn strip_to_proto(s: &Strip) -> proto::StripSpec {
@@ -126,8 +122,10 @@ impl Worker for WorkerService {
             job: job_from_proto(&r.job_id).map_err(to_status)?,
             spec,
             strip: strip_from_proto(r.strip).map_err(to_status)?,
-            samples: Arc::new(task::pixels_from_bytes(r.samples, spec.depth).map_err(to_status)?),
-            above: optional_pixels(r.above, spec.depth).map_err(to_status)?,
+            data: StripData {
+                samples: Arc::new(task::pixels_from_bytes(r.samples, spec.shape.depth).map_err(to_status)?),
+                above: optional_pixels(r.above, spec.shape.depth).map_err(to_status)?,
+            },
         };
         let hist = self.core.map(task).await.map_err(to_status)?;
         Ok(Response::new(proto::MapReply { bins: hist.bins }))
@@ -142,8 +140,10 @@ impl Worker for WorkerService {
         } else {
             OutputKind::Raw
         };
-        let resend = match optional_pixels(r.samples, spec.depth).map_err(to_status)? {
-            Some(samples) => Some((samples, optional_pixels(r.above, spec.depth).map_err(to_status)?)),
+        let resend = match optional_pixels(r.samples, spec.shape.depth).map_err(to_status)? {
+            Some(samples) => {
+                Some(StripData { samples, above: optional_pixels(r.above, spec.shape.depth).map_err(to_status)? })
+            }
             None => None,
         };
         let task = ApplyTask {
@@ -151,7 +151,7 @@ impl Worker for WorkerService {
             spec,
             strip: strip_from_proto(r.strip).map_err(to_status)?,
             last: r.last,
-            luts: Arc::new(task::luts_from_bytes(r.luts, spec.depth).map_err(to_status)?),
+            luts: Arc::new(task::luts_from_bytes(r.luts, spec.shape.depth).map_err(to_status)?),
             output,
             resend,
         };
@@ -196,6 +196,24 @@ pub async fn serve(
         .await
 }
 
+/// Whether the worker at `address` (`host:port`) says it serves, by the
+/// standard gRPC health protocol: what `histo healthcheck --grpc` asks, and
+/// what any gRPC health probe (Kubernetes' among them) can ask too.
+pub async fn is_serving(address: &str, timeout: Duration) -> Result<bool, TaskError> {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+    let channel = Endpoint::from_shared(format!("http://{address}"))
+        .map_err(|e| TaskError::Invalid(format!("bad worker address '{address}': {e}")))?
+        .connect_timeout(timeout)
+        .timeout(timeout)
+        .connect()
+        .await
+        .map_err(|e| TaskError::Unavailable(format!("cannot connect to {address}: {e}")))?;
+    let reply =
+        HealthClient::new(channel).check(HealthCheckRequest { service: String::new() }).await.map_err(from_status)?;
+    Ok(reply.into_inner().status == ServingStatus::Serving as i32)
+}
+
 /// A master's connection to one remote worker.
 #[derive(Clone)]
 pub struct RemoteWorker {
@@ -226,8 +244,8 @@ impl RemoteWorker {
             job_id: task.job.to_string(),
             plan: Some(spec_to_proto(&task.spec)),
             strip: Some(strip_to_proto(&task.strip)),
-            samples: task::pixels_to_bytes(&task.samples),
-            above: task.above.as_ref().map(task::pixels_to_bytes).unwrap_or_default(),
+            samples: task::pixels_to_bytes(&task.data.samples),
+            above: task.data.above.as_ref().map(task::pixels_to_bytes).unwrap_or_default(),
         };
         let reply = self.client.clone().map(request).await.map_err(from_status)?;
         Ok(Histograms { bins: reply.into_inner().bins })
@@ -240,7 +258,9 @@ impl RemoteWorker {
             OutputKind::Raw => (false, 0, String::new()),
         };
         let (samples, above) = match &task.resend {
-            Some((s, a)) => (task::pixels_to_bytes(s), a.as_ref().map(task::pixels_to_bytes).unwrap_or_default()),
+            Some(d) => {
+                (task::pixels_to_bytes(&d.samples), d.above.as_ref().map(task::pixels_to_bytes).unwrap_or_default())
+            }
             None => Default::default(),
         };
         let request = proto::ApplyRequest {
@@ -260,7 +280,7 @@ impl RemoteWorker {
         let output = if png {
             StripOutput::Png(EncodedStrip { deflate: reply.data, adler: reply.adler, len: reply.len })
         } else {
-            StripOutput::Raw(task::pixels_from_bytes(reply.data, task.spec.depth)?)
+            StripOutput::Raw(task::pixels_from_bytes(reply.data, task.spec.shape.depth)?)
         };
         Ok(Applied { output, after })
     }

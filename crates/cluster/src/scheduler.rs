@@ -99,34 +99,10 @@ struct TaskState {
 
 /// Runs `count` tasks. `attempt(task, worker, resend)` starts one attempt;
 /// `resend` says the worker may not hold the task's strip. `affinity[task]`
-/// names the preferred worker. `done(task, worker, finished, count)` is
-/// called once per task. Returns each task's result and worker.
-pub async fn run_phase<R, F, Fut>(
-    config: &SchedulerConfig,
-    source: &dyn WorkerSource,
-    count: usize,
-    affinity: &[Option<String>],
-    attempt: F,
-    mut done: impl FnMut(usize, &str, usize, usize),
-) -> Result<Vec<(R, String)>, PhaseError>
-where
-    R: Send + 'static,
-    F: Fn(usize, Arc<WorkerLink>, bool) -> Fut,
-    Fut: Future<Output = Result<R, TaskError>> + Send + 'static,
-{
-    let mut results: Vec<Option<(R, String)>> = (0..count).map(|_| None).collect();
-    run_tasks(config, source, count, affinity, attempt, |task, worker, result, finished, count| {
-        done(task, worker, finished, count);
-        results[task] = Some((result, worker.to_owned()));
-    })
-    .await?;
-    Ok(results.into_iter().map(|r| r.expect("every task finished")).collect())
-}
-
-/// [`run_phase`] that keeps no results: `done(task, worker, result,
-/// finished, count)` receives each task's result as soon as it is in (the
-/// first one, if a backup also finishes), so a caller can fold or write
-/// results as they come.
+/// names the preferred worker. `done(task, worker, result, finished,
+/// count)` receives each task's result as soon as it is in (the first one,
+/// if a backup also finishes), so a caller can fold or write results as
+/// they come.
 ///
 /// A task with an affinity waits for its worker (which holds its strip)
 /// while that worker is usable, rather than being sent elsewhere with its
@@ -353,6 +329,29 @@ mod tests {
     use super::*;
     use crate::member::WorkerInfo;
     use crate::worker::WorkerCore;
+
+    /// [`run_tasks`], collecting each task's result and worker.
+    async fn run_phase<R, F, Fut>(
+        config: &SchedulerConfig,
+        source: &dyn WorkerSource,
+        count: usize,
+        affinity: &[Option<String>],
+        attempt: F,
+        mut done: impl FnMut(usize, &str, usize, usize),
+    ) -> Result<Vec<(R, String)>, PhaseError>
+    where
+        R: Send + 'static,
+        F: Fn(usize, Arc<WorkerLink>, bool) -> Fut,
+        Fut: Future<Output = Result<R, TaskError>> + Send + 'static,
+    {
+        let mut results: Vec<Option<(R, String)>> = (0..count).map(|_| None).collect();
+        run_tasks(config, source, count, affinity, attempt, |task, worker, result, finished, count| {
+            done(task, worker, finished, count);
+            results[task] = Some((result, worker.to_owned()));
+        })
+        .await?;
+        Ok(results.into_iter().map(|r| r.expect("every task finished")).collect())
+    }
 
     struct Fixed(Vec<Arc<WorkerLink>>);
 

@@ -8,29 +8,38 @@ use histo_codec::png::{self, EncodedStrip};
 use histo_core::options::{ClaheParams, Method, Mode, OptionError, Options};
 use histo_core::plan::{Luts, Plan};
 use histo_core::strips::Strip;
-use histo_core::{Depth, Layout, Pixels};
+use histo_core::{Depth, Layout, Pixels, Shape};
 
 use crate::record::JobId;
 
 /// The shape of a job, enough for a worker to rebuild its [`Plan`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PlanSpec {
-    /// Image width.
-    pub width: u32,
-    /// Image height.
-    pub height: u32,
-    /// Layout of the samples workers receive (the working layout).
-    pub layout: Layout,
-    /// Sample depth.
-    pub depth: Depth,
-    /// Mode and method.
+    /// The samples workers receive (in the working layout).
+    pub shape: Shape,
     pub options: Options,
 }
 
 impl PlanSpec {
     /// The plan, as every worker and the master compute it.
     pub fn plan(&self) -> Result<Plan, OptionError> {
-        Plan::new(self.width, self.height, self.layout, self.depth, self.options)
+        Plan::new(self.shape, self.options)
+    }
+}
+
+/// A strip's samples (working layout) as sent to a worker, with the row
+/// above it, which the PNG encoder filters the strip's first row against.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StripData {
+    pub samples: Arc<Pixels>,
+    pub above: Option<Arc<Pixels>>,
+}
+
+impl StripData {
+    /// Bytes it holds.
+    pub fn bytes(&self) -> usize {
+        let size = |p: &Pixels| p.len() * p.depth().bytes();
+        size(&self.samples) + self.above.as_deref().map_or(0, size)
     }
 }
 
@@ -43,10 +52,7 @@ pub struct MapTask {
     pub spec: PlanSpec,
     /// Which rows.
     pub strip: Strip,
-    /// The strip's samples.
-    pub samples: Arc<Pixels>,
-    /// The row above it, if any (PNG filters it).
-    pub above: Option<Arc<Pixels>>,
+    pub data: StripData,
 }
 
 /// What apply returns.
@@ -77,7 +83,7 @@ pub struct ApplyTask {
     /// What to return.
     pub output: OutputKind,
     /// The strip again (with its row above), when the worker may not hold it.
-    pub resend: Option<(Arc<Pixels>, Option<Arc<Pixels>>)>,
+    pub resend: Option<StripData>,
 }
 
 /// A strip's result.

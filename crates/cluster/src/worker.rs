@@ -8,22 +8,21 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use histo_codec::png::{self, Header};
+use histo_codec::png;
 use histo_core::Pixels;
 use histo_core::plan::{Histograms, Samples, SamplesMut};
 use histo_core::strips::Strip;
 use tokio::sync::Semaphore;
 
 use crate::record::JobId;
-use crate::task::{Applied, ApplyTask, MapTask, OutputKind, StripOutput, TaskError};
+use crate::task::{Applied, ApplyTask, MapTask, OutputKind, StripData, StripOutput, TaskError};
 
 /// Bytes of strips a worker keeps between map and apply by default; past
 /// it the oldest are dropped (and resent by the master if still needed).
 pub const DEFAULT_HELD_BYTES: usize = 2 << 30;
 
 struct Held {
-    samples: Arc<Pixels>,
-    above: Option<Arc<Pixels>>,
+    data: StripData,
     bytes: usize,
 }
 
@@ -42,13 +41,6 @@ pub struct WorkerCore {
     permits: Arc<Semaphore>,
     max_held: usize,
     store: Mutex<Store>,
-}
-
-fn pixel_bytes(p: &Pixels) -> usize {
-    match p {
-        Pixels::U8(v) => v.len(),
-        Pixels::U16(v) => v.len() * 2,
-    }
 }
 
 impl WorkerCore {
@@ -92,7 +84,7 @@ impl WorkerCore {
         let _permit = self.permits.clone().try_acquire_owned().map_err(|_| TaskError::Busy)?;
         tokio::time::sleep(self.delay).await;
         let plan = task.spec.plan().map_err(|e| TaskError::Invalid(e.to_string()))?;
-        let samples = task.samples.clone();
+        let samples = task.data.samples.clone();
         let strip = task.strip;
         let hist = tokio::task::spawn_blocking(move || {
             let view = match &*samples {
@@ -104,7 +96,7 @@ impl WorkerCore {
         .await
         .map_err(|e| TaskError::Unavailable(format!("map task ended: {e}")))?
         .map_err(|e| TaskError::Invalid(e.to_string()))?;
-        self.keep(task.job, strip.index, task.samples, task.above);
+        self.keep(task.job, strip.index, task.data);
         Ok(hist)
     }
 
@@ -112,8 +104,8 @@ impl WorkerCore {
     pub async fn apply(&self, task: ApplyTask) -> Result<Applied, TaskError> {
         let _permit = self.permits.clone().try_acquire_owned().map_err(|_| TaskError::Busy)?;
         tokio::time::sleep(self.delay).await;
-        let (samples, above) = match self.take(&task.job, task.strip.index) {
-            Some(held) => (held.samples, held.above),
+        let StripData { samples, above } = match self.take(&task.job, task.strip.index) {
+            Some(held) => held.data,
             None => task.resend.clone().ok_or(TaskError::Missing)?,
         };
         // A strip held here alone is mapped in place; a shared one is copied.
@@ -140,10 +132,10 @@ impl WorkerCore {
         self.store.lock().expect("store lock").bytes
     }
 
-    fn keep(&self, job: JobId, index: usize, samples: Arc<Pixels>, above: Option<Arc<Pixels>>) {
-        let bytes = pixel_bytes(&samples) + above.as_deref().map_or(0, pixel_bytes);
+    fn keep(&self, job: JobId, index: usize, data: StripData) {
+        let bytes = data.bytes();
         let mut store = self.store.lock().expect("store lock");
-        if let Some(old) = store.strips.insert((job.clone(), index), Held { samples, above, bytes }) {
+        if let Some(old) = store.strips.insert((job.clone(), index), Held { data, bytes }) {
             store.bytes -= old.bytes;
         } else {
             store.order.push_back((job, index));
@@ -186,13 +178,7 @@ fn apply_strip(task: &ApplyTask, mut out: Pixels, above: Option<&Pixels>) -> Res
         }
         _ => None,
     };
-    let header = Header {
-        width: task.spec.width,
-        height: task.spec.height,
-        layout: plan.output_layout(),
-        depth: task.spec.depth,
-    };
-    let piece = png::encode_strip(&header, &settings, above.as_deref(), &png_bytes(&out), task.last);
+    let piece = png::encode_strip(&plan.output_shape(), &settings, above.as_deref(), &png_bytes(&out), task.last);
     Ok(Applied { output: StripOutput::Png(piece), after })
 }
 

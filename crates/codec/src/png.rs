@@ -14,42 +14,8 @@ use std::io::{self, Write};
 use flate2::{Compress, Compression, FlushCompress, Status};
 use histo_core::plan::Samples;
 use histo_core::strips::{self, Strip};
-use histo_core::{Depth, Image, Layout, Pixels};
+use histo_core::{Image, Layout, Pixels, Shape};
 use rayon::prelude::*;
-
-/// The image shape a PNG stream is written for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Header {
-    /// Width in pixels.
-    pub width: u32,
-    /// Height in pixels.
-    pub height: u32,
-    /// Channel layout.
-    pub layout: Layout,
-    /// Sample depth.
-    pub depth: Depth,
-}
-
-impl Header {
-    /// The header of an image.
-    pub fn of(image: &Image) -> Self {
-        Header { width: image.width(), height: image.height(), layout: image.layout(), depth: image.depth() }
-    }
-
-    fn bytes_per_sample(&self) -> usize {
-        if self.depth == Depth::U8 { 1 } else { 2 }
-    }
-
-    /// Bytes per pixel, the distance the Sub and Paeth filters look back.
-    pub(crate) fn bpp(&self) -> usize {
-        self.layout.channels() * self.bytes_per_sample()
-    }
-
-    /// Bytes in one unfiltered row.
-    pub fn row_bytes(&self) -> usize {
-        self.width as usize * self.bpp()
-    }
-}
 
 /// The row filter. `Adaptive` picks, per row, the filter whose output has
 /// the smallest sum of absolute values (libpng's heuristic).
@@ -129,15 +95,9 @@ const FEED: usize = 256 * 1024;
 /// Filters and compresses `rows` (whole rows, big-endian for 16-bit).
 /// `above` is the row before the strip (None for the first strip); `last`
 /// ends the deflate stream.
-pub fn encode_strip(
-    header: &Header,
-    settings: &Settings,
-    above: Option<&[u8]>,
-    rows: &[u8],
-    last: bool,
-) -> EncodedStrip {
-    let row_bytes = header.row_bytes();
-    let bpp = header.bpp();
+pub fn encode_strip(shape: &Shape, settings: &Settings, above: Option<&[u8]>, rows: &[u8], last: bool) -> EncodedStrip {
+    let row_bytes = shape.row_bytes();
+    let bpp = shape.pixel_bytes();
     let mut compress = Compress::new(Compression::new(settings.level), false);
     let mut adler = simd_adler32::Adler32::new();
     let mut deflate = Vec::with_capacity(rows.len() / 3 + 1024);
@@ -278,18 +238,18 @@ pub struct Writer<W: Write> {
 
 impl<W: Write> Writer<W> {
     /// Writes the signature and the IHDR chunk.
-    pub fn start(mut out: W, header: &Header) -> io::Result<Self> {
+    pub fn start(mut out: W, shape: &Shape) -> io::Result<Self> {
         out.write_all(b"\x89PNG\r\n\x1a\n")?;
-        let color_type = match header.layout {
+        let color_type = match shape.layout {
             Layout::Gray => 0,
             Layout::Rgb => 2,
             Layout::GrayAlpha => 4,
             Layout::Rgba => 6,
         };
-        let bits = 8 * header.bytes_per_sample() as u8;
+        let bits = 8 * shape.depth.bytes() as u8;
         let mut ihdr = Vec::with_capacity(13);
-        ihdr.extend_from_slice(&header.width.to_be_bytes());
-        ihdr.extend_from_slice(&header.height.to_be_bytes());
+        ihdr.extend_from_slice(&shape.width.to_be_bytes());
+        ihdr.extend_from_slice(&shape.height.to_be_bytes());
         ihdr.extend_from_slice(&[bits, color_type, 0, 0, 0]);
         write_chunk(&mut out, b"IHDR", &[&ihdr])?;
         Ok(Writer { out, adler: 1, started: false })
@@ -348,7 +308,7 @@ fn png_rows(pixels: &Pixels, strip: &Strip, row_len: usize) -> (Option<Vec<u8>>,
 
 /// Encodes a whole image, strips compressed in parallel.
 pub fn encode(image: &Image, settings: &Settings, out: impl Write) -> io::Result<()> {
-    let header = Header::of(image);
+    let shape = image.shape();
     let row_len = image.row_len();
     let count = strips::count_for(image.height(), row_len);
     let strips = strips::split(image.height(), count);
@@ -359,15 +319,15 @@ pub fn encode(image: &Image, settings: &Settings, out: impl Write) -> io::Result
             Pixels::U8(p) => {
                 let range = s.sample_range(row_len);
                 let above = (s.y0 > 0).then(|| &p[range.start - row_len..range.start]);
-                encode_strip(&header, settings, above, &p[range], s.index == last)
+                encode_strip(&shape, settings, above, &p[range], s.index == last)
             }
             pixels => {
                 let (above, rows) = png_rows(pixels, s, row_len);
-                encode_strip(&header, settings, above.as_deref(), &rows, s.index == last)
+                encode_strip(&shape, settings, above.as_deref(), &rows, s.index == last)
             }
         })
         .collect();
-    let mut writer = Writer::start(out, &header)?;
+    let mut writer = Writer::start(out, &shape)?;
     for e in &encoded {
         writer.push(e)?;
     }
@@ -423,14 +383,14 @@ mod tests {
     #[test]
     fn many_strips_make_one_valid_stream() {
         let img = sample_image(700, 1500, Layout::Rgb);
-        let header = Header::of(&img);
+        let shape = img.shape();
         let Pixels::U8(p) = img.pixels() else { unreachable!() };
         let strips = strips::split(1500, 7);
-        let mut w = Writer::start(Vec::new(), &header).unwrap();
+        let mut w = Writer::start(Vec::new(), &shape).unwrap();
         for s in &strips {
             let r = s.sample_range(img.row_len());
             let above = (s.y0 > 0).then(|| &p[r.start - img.row_len()..r.start]);
-            w.push(&encode_strip(&header, &Settings::default(), above, &p[r], s.index == 6)).unwrap();
+            w.push(&encode_strip(&shape, &Settings::default(), above, &p[r], s.index == 6)).unwrap();
         }
         let (_, data) = decode_png(&w.finish().unwrap());
         assert_eq!(&data, p);

@@ -12,7 +12,7 @@
 //! unusual to the `png` decoder, from the row where it stopped.
 
 use histo_core::strips::Strip;
-use histo_core::{Depth, Image, Layout, Pixels};
+use histo_core::{Depth, Image, Layout, Pixels, Shape};
 use image::error::{DecodingError, ImageFormatHint, LimitError, LimitErrorKind, ParameterError, ParameterErrorKind};
 use image::{ImageError, ImageFormat, ImageReader};
 
@@ -21,7 +21,6 @@ use crate::format::Format;
 use crate::idat::IdatRows;
 use crate::input::{Input, Source};
 use crate::limits::Limits;
-use crate::png::Header;
 
 /// What [`open`] found.
 pub enum Opened {
@@ -62,7 +61,7 @@ pub struct StripReader {
     /// Whether the `png` decoder would expand nothing, so that the plain
     /// reader can give the rows.
     plain: bool,
-    header: Header,
+    shape: Shape,
     /// Bytes of one decoded row.
     line: usize,
     /// The next row the decoder gives.
@@ -84,11 +83,12 @@ impl Rows {
     /// found, else those of the `png` decoder that `png` opens.
     fn open(
         input: &Input,
-        header: &Header,
+        shape: &Shape,
         plain: bool,
         png: impl FnOnce() -> Result<png::Reader<Box<dyn Source>>, ImageError>,
     ) -> Result<Rows, ImageError> {
-        let rows = plain.then(|| IdatRows::new(input.reader().ok()?, header.row_bytes(), header.bpp()).ok()).flatten();
+        let rows =
+            plain.then(|| IdatRows::new(input.reader().ok()?, shape.row_bytes(), shape.pixel_bytes()).ok()).flatten();
         Ok(match rows {
             Some(rows) => Rows::Plain(Box::new(rows)),
             None => Rows::Png(Box::new(png()?)),
@@ -98,7 +98,7 @@ impl Rows {
 
 impl std::fmt::Debug for StripReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StripReader").field("header", &self.header).field("next", &self.next).finish_non_exhaustive()
+        f.debug_struct("StripReader").field("shape", &self.shape).field("next", &self.next).finish_non_exhaustive()
     }
 }
 
@@ -138,21 +138,21 @@ impl StripReader {
         if reader.output_line_size(width) != Some(line) {
             return Ok(None);
         }
-        let header = Header { width, height, layout, depth };
+        let shape = Shape { width, height, layout, depth };
         let info = reader.info();
         let plain = reader.output_color_type() == (info.color_type, info.bit_depth);
-        let rows = Rows::open(&input, &header, plain, || Ok(reader)).map_err(&fail)?;
-        Ok(Some(StripReader { rows, input, limits, plain, header, line, next: 0, scratch: vec![0; line] }))
+        let rows = Rows::open(&input, &shape, plain, || Ok(reader)).map_err(&fail)?;
+        Ok(Some(StripReader { rows, input, limits, plain, shape, line, next: 0, scratch: vec![0; line] }))
     }
 
     /// The image's shape: size, channel layout of the decoded samples, depth.
-    pub fn header(&self) -> Header {
-        self.header
+    pub fn shape(&self) -> Shape {
+        self.shape
     }
 
     /// Samples in one row.
     pub fn row_len(&self) -> usize {
-        self.header.width as usize * self.header.layout.channels()
+        self.shape.row_len()
     }
 
     /// The next row the decoder gives without starting over.
@@ -162,7 +162,7 @@ impl StripReader {
 
     /// A fresh reader of the same input, at row 0.
     pub fn restart(&self) -> Result<StripReader, DecodeError> {
-        let rows = Rows::open(&self.input, &self.header, self.plain, || png_reader(&self.input, &self.limits))
+        let rows = Rows::open(&self.input, &self.shape, self.plain, || png_reader(&self.input, &self.limits))
             .map_err(self.failure())?;
         Ok(StripReader { rows, next: 0, scratch: vec![0; self.line], input: self.input.clone(), ..*self })
     }
@@ -172,10 +172,10 @@ impl StripReader {
     /// input. Reading the last row also checks the rest of the image data,
     /// as the whole-image decoder does.
     pub fn rows(&mut self, y0: u32, rows: u32) -> Result<Pixels, DecodeError> {
-        let end = y0.checked_add(rows).filter(|&end| end <= self.header.height).ok_or_else(|| {
+        let end = y0.checked_add(rows).filter(|&end| end <= self.shape.height).ok_or_else(|| {
             DecodeError::Io(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
-                format!("rows {y0}..+{rows} are outside an image of {} rows", self.header.height),
+                format!("rows {y0}..+{rows} are outside an image of {} rows", self.shape.height),
             ))
         })?;
         if y0 < self.next {
@@ -184,7 +184,7 @@ impl StripReader {
         while self.next < y0 {
             self.read_row(None)?;
         }
-        let pixels = match self.header.depth {
+        let pixels = match self.shape.depth {
             Depth::U8 => {
                 let mut out = vec![0u8; rows as usize * self.line];
                 for row in out.chunks_exact_mut(self.line) {
@@ -201,7 +201,7 @@ impl StripReader {
                 Pixels::U16(out)
             }
         };
-        if end == self.header.height {
+        if end == self.shape.height {
             self.finish_image_data()?;
         }
         Ok(pixels)
@@ -389,7 +389,7 @@ mod tests {
         let Opened::Strips(mut reader) = open(&Input::from(bytes.to_vec()), limits)? else {
             panic!("expected a row reader")
         };
-        let Header { width: w, height: h, layout, .. } = reader.header();
+        let Shape { width: w, height: h, layout, .. } = reader.shape();
         // Small strips, so that even small test images are cut many times.
         let strips = strips::split(h, (h as usize).div_ceil(7));
         let mut all: Option<Pixels> = None;

@@ -65,6 +65,43 @@ pub enum Depth {
     U16,
 }
 
+impl Depth {
+    /// Bytes in one sample.
+    pub fn bytes(self) -> usize {
+        match self {
+            Depth::U8 => 1,
+            Depth::U16 => 2,
+        }
+    }
+}
+
+/// An image without its samples: the one description of a shape that
+/// decoders, encoders, plans and tasks share.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    pub width: u32,
+    pub height: u32,
+    pub layout: Layout,
+    pub depth: Depth,
+}
+
+impl Shape {
+    /// Samples in one row.
+    pub fn row_len(&self) -> usize {
+        self.width as usize * self.layout.channels()
+    }
+
+    /// Bytes in one pixel.
+    pub fn pixel_bytes(&self) -> usize {
+        self.layout.channels() * self.depth.bytes()
+    }
+
+    /// Bytes in one row of samples.
+    pub fn row_bytes(&self) -> usize {
+        self.width as usize * self.pixel_bytes()
+    }
+}
+
 /// Interleaved samples, row-major, no padding between rows.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Pixels {
@@ -160,6 +197,11 @@ impl Image {
     /// Samples in one row.
     pub fn row_len(&self) -> usize {
         self.width as usize * self.layout.channels()
+    }
+
+    /// Its shape.
+    pub fn shape(&self) -> Shape {
+        Shape { width: self.width, height: self.height, layout: self.layout, depth: self.depth() }
     }
 
     /// Takes the image apart.

@@ -21,6 +21,6 @@ pub mod plan;
 pub mod sample;
 pub mod strips;
 
-pub use image::{Depth, Image, Layout, Pixels};
+pub use image::{Depth, Image, Layout, Pixels, Shape};
 pub use options::{ClaheParams, Method, Mode, OptionError, Options};
 pub use plan::Plan;

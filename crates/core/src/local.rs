@@ -19,7 +19,7 @@ pub fn equalize(image: Image, options: Options) -> Result<Image, OptionError> {
 /// Equalizes `image` in `strip_count` strips (or as many as suit the pool).
 /// The output does not depend on the strip count.
 pub fn equalize_in_strips(image: Image, options: Options, strip_count: Option<usize>) -> Result<Image, OptionError> {
-    let plan = Plan::new(image.width(), image.height(), image.layout(), image.depth(), options)?;
+    let plan = Plan::new(image.shape(), options)?;
     let (width, height, _, pixels) = image.into_parts();
     if width == 0 || height == 0 {
         return Ok(Image::new(width, height, plan.output_layout(), pixels).expect("empty image"));

@@ -13,7 +13,7 @@
 //! [`Plan::convert_to_gray`]; alpha is never touched.
 
 use crate::clahe::{Columns, Grid};
-use crate::image::{Depth, Layout, Pixels};
+use crate::image::{Depth, Layout, Pixels, Shape};
 use crate::options::{MAX_FREE_TILES, Method, Mode, OptionError, Options};
 use crate::sample::Sample;
 use crate::strips::Strip;
@@ -136,9 +136,9 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Decides what a job does to a `width` × `height` image of `layout`
-    /// and `depth`.
-    pub fn new(width: u32, height: u32, layout: Layout, depth: Depth, options: Options) -> Result<Self, OptionError> {
+    /// Decides what a job does to an image of this shape.
+    pub fn new(shape: Shape, options: Options) -> Result<Self, OptionError> {
+        let Shape { width, height, layout, depth } = shape;
         let (working, target) = match (options.mode, layout.is_color()) {
             (_, false) => (layout, Target::Gray),
             (Mode::Gray, true) => (layout.to_gray(), Target::Gray),
@@ -166,6 +166,12 @@ impl Plan {
             }
         };
         Ok(Plan { width, height, input_layout: layout, layout: working, depth, target, method: options.method, grid })
+    }
+
+    /// The shape of the samples workers apply the tables to and of the
+    /// output: the input's, in the working layout.
+    pub fn output_shape(&self) -> Shape {
+        Shape { width: self.width, height: self.height, layout: self.layout, depth: self.depth }
     }
 
     /// Image width.
@@ -255,7 +261,7 @@ impl Plan {
             Target::Channels => Mode::Rgb,
         };
         let options = Options { mode, method: Method::Global };
-        Plan::new(self.width, self.height, self.layout, self.depth, options).expect("global options are valid")
+        Plan::new(self.output_shape(), options).expect("global options are valid")
     }
 
     /// Converts a strip of colour input to the gray working layout.
@@ -465,18 +471,32 @@ mod tests {
     #[test]
     fn a_tile_grid_too_fine_for_the_image_is_refused() {
         // Up to 8x8 tiles always, as OpenCV pads tiny images.
-        assert!(Plan::new(3, 2, Layout::Gray, Depth::U16, clahe(8, 8)).is_ok());
+        assert!(Plan::new(Shape { width: 3, height: 2, layout: Layout::Gray, depth: Depth::U16 }, clahe(8, 8)).is_ok());
         // Past that, a tile needs as many pixels as its histogram has bins.
-        assert!(Plan::new(16, 16, Layout::Gray, Depth::U8, clahe(256, 256)).is_err());
-        assert!(Plan::new(16, 16, Layout::Gray, Depth::U16, clahe(16, 16)).is_err());
-        assert!(Plan::new(160, 160, Layout::Gray, Depth::U8, clahe(10, 10)).is_ok());
-        assert!(Plan::new(160, 159, Layout::Gray, Depth::U8, clahe(10, 10)).is_err());
-        let err = Plan::new(16, 16, Layout::Rgb, Depth::U8, clahe(9, 9)).unwrap_err();
+        assert!(
+            Plan::new(Shape { width: 16, height: 16, layout: Layout::Gray, depth: Depth::U8 }, clahe(256, 256))
+                .is_err()
+        );
+        assert!(
+            Plan::new(Shape { width: 16, height: 16, layout: Layout::Gray, depth: Depth::U16 }, clahe(16, 16)).is_err()
+        );
+        assert!(
+            Plan::new(Shape { width: 160, height: 160, layout: Layout::Gray, depth: Depth::U8 }, clahe(10, 10)).is_ok()
+        );
+        assert!(
+            Plan::new(Shape { width: 160, height: 159, layout: Layout::Gray, depth: Depth::U8 }, clahe(10, 10))
+                .is_err()
+        );
+        let err =
+            Plan::new(Shape { width: 16, height: 16, layout: Layout::Rgb, depth: Depth::U8 }, clahe(9, 9)).unwrap_err();
         assert_eq!(
             err.to_string(),
             "a 9x9 tile grid is too fine for a 16x16 image: past 64 tiles, each needs at least 256 pixels"
         );
-        assert!(Plan::new(4096, 4096, Layout::Gray, Depth::U16, clahe(16, 16)).is_ok());
+        assert!(
+            Plan::new(Shape { width: 4096, height: 4096, layout: Layout::Gray, depth: Depth::U16 }, clahe(16, 16))
+                .is_ok()
+        );
     }
 
     /// The grouped luma pass against the per-pixel formula, on every depth and

@@ -17,6 +17,7 @@ use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use histo_cluster::Event;
+use histo_cluster::events::SecurityKind;
 use subtle::ConstantTimeEq;
 
 use crate::AppState;
@@ -125,11 +126,11 @@ pub fn check(state: &AppState, ip: IpAddr, presented: Option<&str>, what: &str) 
     };
     state.metrics.auth_failures.inc();
     let failure = state.limiter.record_failure(ip);
-    events.publish(Event::security("auth_failed", client.clone(), detail.clone()));
+    events.publish(Event::security(SecurityKind::AuthFailed, client.clone(), detail.clone()));
     if failure.now_blocked {
         let policy = state.limiter.policy();
         events.publish(Event::security(
-            "rate_limited",
+            SecurityKind::RateLimited,
             client,
             format!(
                 "blocked for {}s after {} failed authentication attempts",

@@ -99,6 +99,11 @@ impl ApiError {
 impl From<RunError> for ApiError {
     fn from(e: RunError) -> Self {
         let detail = e.to_string();
+        // A failed job's detail names its causes too, after its own words.
+        let chain = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(": ");
         match e {
             RunError::Input(DecodeError::TooLarge { limit }) => ApiError::too_large(limit),
             RunError::Input(DecodeError::Empty | DecodeError::NotAnImage) => {
@@ -117,7 +122,7 @@ impl From<RunError> for ApiError {
             RunError::Overloaded { .. } => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", detail).retry_after(RETRY_AFTER_BUSY)
             }
-            RunError::Failed(_) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "job_failed", detail),
+            RunError::Failed { .. } => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "job_failed", chain),
         }
     }
 }
@@ -150,7 +155,7 @@ mod tests {
         assert_eq!(status(RunError::Input(DecodeError::Empty)), StatusCode::UNSUPPORTED_MEDIA_TYPE);
         assert_eq!(status(RunError::NoWorkers), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(status(RunError::Overloaded { running: 1, waiting: 1 }), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(status(RunError::Failed("x".into())), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(status(RunError::Failed { what: "x".into(), source: None }), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(ApiError::from(RunError::NoWorkers).retry_after, Some(2));
     }
 

@@ -7,7 +7,8 @@
 //!
 //! * [`routes`] is the route table (upload, API, probes, metrics, assets);
 //! * [`auth`] and [`rate_limit`] guard it; [`errors`] shapes every refusal;
-//! * [`socket`] streams [`replay`] and the cluster's events to dashboards;
+//! * [`socket`] streams [`replay`] and the cluster's events, in
+//!   [`wording`]'s words, to dashboards;
 //! * [`metrics`], [`openapi`] and [`assets`] serve what their names say.
 
 pub mod assets;
@@ -20,6 +21,7 @@ pub mod replay;
 pub mod routes;
 mod server;
 pub mod socket;
+pub mod wording;
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -36,6 +38,7 @@ use tower_http::trace::TraceLayer;
 pub use auth::Token;
 pub use rate_limit::Policy;
 pub use server::serve;
+pub use wording::logged_bus;
 
 /// Decoding limits of the web service: smaller than the command line's, as
 /// the uploader is not trusted (64 MiB, 64 megapixels, 65536 px a side).

@@ -20,7 +20,10 @@ fn job_params() -> Value {
         {"name": "clip_limit", "in": "query", "schema": {"type": "number", "minimum": 0, "default": 2.0}},
         {"name": "tiles", "in": "query", "schema": {"type": "string", "pattern": "^[0-9]+[xX][0-9]+$", "default": "8x8"}},
         {"name": "format", "in": "query", "description": "Output format (default: the input's)",
-         "schema": {"type": "string", "enum": ["png", "jpeg", "tiff", "bmp", "webp"]}}
+         "schema": {"type": "string", "enum": ["png", "jpeg", "tiff", "bmp", "webp"]}},
+        {"name": "X-Histo-Request-Id", "in": "header",
+         "description": "The client's id for this request: echoed in the answer and carried by the job's job_progress events",
+         "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}}
     ])
 }
 
@@ -70,7 +73,10 @@ pub fn document() -> Value {
                 }},
                 "responses": {
                     "200": {"description": "The equalized image",
-                            "headers": {"X-Histo-Job-Id": {"schema": {"type": "string"}, "description": "The job's id"}},
+                            "headers": {
+                                "X-Histo-Job-Id": {"schema": {"type": "string"}, "description": "The job's id"},
+                                "X-Histo-Request-Id": {"schema": {"type": "string"}, "description": "The request id the client sent, if any"}
+                            },
                             "content": image_types},
                     "400": error_response("Bad option or request"),
                     "401": error_response("Missing or wrong token (WWW-Authenticate: Bearer)"),

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use histo_cluster::Event;
-use histo_cluster::events::{DeploymentLog, now};
-use serde::Deserialize;
+use histo_cluster::events::now;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use socketioxide::extract::{AckSender, Data, SocketRef, TryData};
 use socketioxide::socket::DisconnectReason;
@@ -21,7 +21,7 @@ use socketioxide::{SendError, SocketError, SocketIo, layer::SocketIoLayer};
 use tokio::sync::{Notify, broadcast};
 
 use crate::auth::{self, Verdict, client_ip};
-use crate::{AppState, replay};
+use crate::{AppState, replay, wording};
 
 /// Largest message a client may send (it only ever sends a token).
 const MAX_CLIENT_PAYLOAD: u64 = 4096;
@@ -45,9 +45,19 @@ pub fn layer(state: AppState) -> (SocketIoLayer, SocketIo) {
     (layer, io)
 }
 
-/// Whether a client may see an event.
+/// A line of the deployment replay, as sent.
+#[derive(Serialize)]
+struct DeploymentLog {
+    seq: u32,
+    phase: &'static str,
+    message: &'static str,
+    source: &'static str,
+    ts: String,
+}
+
+/// Whether a client may see an event (the replay it always sees).
 fn visible(event: &Event, authenticated: bool) -> bool {
-    authenticated || matches!(event, Event::DeploymentLog(_) | Event::Observability(_))
+    authenticated || matches!(event, Event::Observability(_))
 }
 
 /// Checks a token a socket presented; true if it is right.
@@ -114,13 +124,8 @@ async fn stream(
 ) {
     let interval = replay::interval();
     for (seq, line) in replay::LINES.iter().enumerate() {
-        let log = DeploymentLog {
-            seq: seq as u32,
-            phase: line.phase.to_owned(),
-            message: line.message.to_owned(),
-            source: line.source.to_owned(),
-            ts: now(),
-        };
+        let log =
+            DeploymentLog { seq: seq as u32, phase: line.phase, message: line.message, source: line.source, ts: now() };
         let value = serde_json::to_value(&log).expect("plain data");
         if !send(&socket, "deployment_log", &value) {
             return;
@@ -131,8 +136,7 @@ async fn stream(
         }
     }
     for health in state.cluster.events().health() {
-        let value = serde_json::to_value(&health).expect("plain data");
-        if !send(&socket, "observability", &value) {
+        if !send(&socket, "observability", &wording::observability(&health)) {
             return;
         }
     }
@@ -143,10 +147,11 @@ async fn stream(
         };
         match event {
             Ok(event) => {
-                if visible(&event, authenticated.load(Ordering::SeqCst))
-                    && !send(&socket, event.name(), &event.payload())
-                {
-                    return;
+                if visible(&event, authenticated.load(Ordering::SeqCst)) {
+                    let (name, payload) = wording::event(&event);
+                    if !send(&socket, name, &payload) {
+                        return;
+                    }
                 }
             }
             Err(broadcast::error::RecvError::Lagged(n)) => {

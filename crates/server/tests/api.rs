@@ -8,7 +8,8 @@ use std::io::Cursor;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use histo_cluster::cluster::Admission;
+use histo_cluster::Admission;
+use histo_cluster::events::SecurityKind;
 use histo_cluster::{Cluster, Event, EventBus};
 use histo_codec::{Format, png};
 use histo_core::options::Options;
@@ -199,7 +200,7 @@ async fn missing_or_wrong_tokens_are_refused() {
     let failures = security_events(&mut events).await;
     assert_eq!(failures.len(), 7);
     for s in failures {
-        assert_eq!(s.kind, "auth_failed");
+        assert_eq!(s.kind, SecurityKind::AuthFailed);
         assert_eq!(s.client, "127.0.0.1");
         assert!(!s.detail.contains("wrong-token") && !s.detail.contains(TOKEN));
     }
@@ -226,8 +227,9 @@ async fn repeated_failures_are_rate_limited() {
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     // Open routes still answer.
     assert_eq!(server.get("/healthz").send().await.unwrap().status(), StatusCode::OK);
-    let kinds: Vec<String> = security_events(&mut events).await.into_iter().map(|s| s.kind).collect();
-    assert_eq!(kinds, ["auth_failed", "auth_failed", "auth_failed", "rate_limited"]);
+    let kinds: Vec<SecurityKind> = security_events(&mut events).await.into_iter().map(|s| s.kind).collect();
+    use SecurityKind::{AuthFailed, RateLimited};
+    assert_eq!(kinds, [AuthFailed, AuthFailed, AuthFailed, RateLimited]);
     let metrics = server.get("/metrics").send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("histo_auth_failures_total 3"), "{metrics}");
     assert!(metrics.contains("histo_rate_limited_requests_total 2"), "{metrics}");
@@ -293,7 +295,7 @@ async fn limits_and_bad_inputs_get_their_status() {
     assert_eq!(server.upload(Some(TOKEN), png_bytes(64, 64, 5), "").send().await.unwrap().status(), StatusCode::OK);
 
     let rejected = security_events(&mut events).await;
-    assert!(rejected.iter().all(|s| s.kind == "rejected_input"));
+    assert!(rejected.iter().all(|s| s.kind == SecurityKind::RejectedInput));
     assert_eq!(rejected.len(), 7, "413 ×3, 422 ×2, 415 ×2 are security events");
     server.stop().await;
 }

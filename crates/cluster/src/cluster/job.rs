@@ -8,7 +8,6 @@ use std::time::Instant;
 
 use histo_codec::stream::{self, Opened};
 use histo_codec::{Format, Input};
-use histo_core::Depth;
 use histo_core::plan::Plan;
 use histo_core::strips;
 
@@ -62,6 +61,7 @@ impl Inner {
             done,
             total,
             worker: worker.to_owned(),
+            request_id: self.jobs.read(id, |r| r.request_id.clone()).flatten(),
             ts: now(),
         }));
     }
@@ -94,22 +94,19 @@ impl Inner {
         let t = Instant::now();
         let limits = spec.limits;
         let opened = blocking(move || stream::open(&input, &limits)).await??;
-        let (width, height, layout, depth, in_format) = match &opened {
-            Opened::Strips(r) => {
-                let h = r.header();
-                (h.width, h.height, h.layout, h.depth, Format::Png)
-            }
-            Opened::Whole(image, format) => (image.width(), image.height(), image.layout(), image.depth(), *format),
+        let (shape, in_format) = match &opened {
+            Opened::Strips(r) => (r.shape(), Format::Png),
+            Opened::Whole(image, format) => (image.shape(), *format),
         };
         let header_ms = ms(t);
-        let plan = Plan::new(width, height, layout, depth, spec.options)?;
+        let plan = Plan::new(shape, spec.options)?;
         let format = spec.format.unwrap_or(in_format);
-        let strips = strips::split(height, strips::count_for(height, plan.row_len()));
+        let strips = strips::split(shape.height, strips::count_for(shape.height, plan.row_len()));
         self.jobs.update(id, |r| {
-            r.width = width;
-            r.height = height;
-            r.layout = layout.to_string();
-            r.bits = if depth == Depth::U8 { 8 } else { 16 };
+            r.width = shape.width;
+            r.height = shape.height;
+            r.layout = shape.layout.to_string();
+            r.bits = 8 * shape.depth.bytes() as u8;
             r.mode = spec.options.mode.to_string();
             r.method = spec.options.method.name().to_owned();
             r.format = format.to_string();
@@ -127,7 +124,7 @@ impl Inner {
                 .collect();
         });
         self.progress(id, Phase::Decode, 1, 1, "");
-        let plan_spec = PlanSpec { width, height, layout: plan.output_layout(), depth, options: spec.options };
+        let plan_spec = PlanSpec { shape: plan.output_shape(), options: spec.options };
         let feed = {
             let (plan, strips) = (plan.clone(), strips.clone());
             Arc::new(blocking(move || Feed::new(plan, strips, opened)).await?)

@@ -32,8 +32,8 @@ use job::Abandoned;
 use crate::coordinator::Coordinator;
 use crate::coordinator::embedded::Embedded;
 use crate::coordinator::zk::{Role, ZkConfig, ZkError, ZooKeeper};
-use crate::error::{RunError, failed};
-use crate::events::{ConnectionState, Event, EventBus, Phase};
+use crate::error::{RunError, failed_by};
+use crate::events::{ConnectionState, CoordinatorKind, Event, EventBus, Phase};
 use crate::member::{MasterInfo, WorkerInfo, new_member_id};
 use crate::record::{JobId, JobRecord, JobState, JobStore};
 use crate::scheduler::SchedulerConfig;
@@ -49,6 +49,8 @@ pub struct JobSpec {
     pub png: png::Settings,
     /// Decoding limits.
     pub limits: Limits,
+    /// The client's id for the request, carried by the job's events.
+    pub request_id: Option<String>,
 }
 
 /// A finished job, its image in memory ([`Cluster::run`]).
@@ -125,8 +127,7 @@ impl Cluster {
     pub fn embedded(workers: usize, admission: Admission, events: EventBus) -> Result<Cluster, RunError> {
         let id = new_member_id("master");
         let coordinator = Arc::new(Embedded::new(&id, workers));
-        let state = ConnectionState::Connected;
-        events.publish(Event::observability("coordinator", state.name(), state.message("Embedded coordinator")));
+        events.publish(Event::connection(CoordinatorKind::Embedded, ConnectionState::Connected));
         Ok(Cluster::with(id, coordinator, None, admission, events))
     }
 
@@ -260,7 +261,9 @@ impl Cluster {
         let input = input.into();
         let id = JobId::new();
         let inner = &self.inner;
-        inner.jobs.put(JobRecord::new(id.clone(), &inner.id, input.len()));
+        let record =
+            JobRecord { request_id: spec.request_id.clone(), ..JobRecord::new(id.clone(), &inner.id, input.len()) };
+        inner.jobs.put(record);
         // Dropped before the end (the client went away), the job still
         // frees what it holds; see `Abandoned`.
         let abandoned = Abandoned::new(inner.clone(), id.clone());
@@ -303,5 +306,94 @@ fn ms(since: Instant) -> f64 {
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, RunError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| failed(format!("task ended: {e}")))
+    tokio::task::spawn_blocking(f).await.map_err(|e| failed_by("a blocking task ended", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use histo_core::{Image, Layout, Pixels};
+
+    use super::*;
+    use crate::link::WorkerLink;
+    use crate::scheduler::WorkerSource;
+    use crate::worker::WorkerCore;
+
+    /// A coordinator whose connection state the test sets, over in-process
+    /// workers: what a ZooKeeper master keeps (its known workers) while
+    /// its session is suspended or lost.
+    struct Switchable {
+        workers: Embedded,
+        state: Mutex<ConnectionState>,
+    }
+
+    impl WorkerSource for Switchable {
+        fn workers(&self) -> Vec<Arc<WorkerLink>> {
+            self.workers.workers()
+        }
+    }
+
+    impl Coordinator for Switchable {
+        fn kind(&self) -> &'static str {
+            "switchable"
+        }
+        fn state(&self) -> ConnectionState {
+            *self.state.lock().unwrap()
+        }
+        fn masters(&self) -> Vec<MasterInfo> {
+            self.workers.masters()
+        }
+        fn leader(&self) -> Option<String> {
+            None
+        }
+        fn record_job(&self, _: &JobRecord) -> Option<tokio::task::JoinHandle<()>> {
+            None
+        }
+    }
+
+    fn png_of(width: u32, height: u32) -> Vec<u8> {
+        let samples = (0..width * height).map(|i| (60 + (i * 7 + i / width * 3) % 80) as u8).collect();
+        let image = Image::new(width, height, Layout::Gray, Pixels::U8(samples)).unwrap();
+        let mut png = io::Cursor::new(Vec::new());
+        histo_codec::encode(&image, Format::Png, &png::Settings::default(), &mut png).unwrap();
+        png.into_inner()
+    }
+
+    #[tokio::test]
+    async fn a_session_lost_mid_job_leaves_the_job_to_finish_on_the_known_workers() {
+        let input = png_of(1024, 3072); // three strips
+        let spec = JobSpec { limits: Limits::CLI, ..Default::default() };
+        let expected = Cluster::embedded(2, Admission::default(), EventBus::new())
+            .unwrap()
+            .run(input.clone(), spec.clone())
+            .await
+            .unwrap()
+            .bytes;
+
+        let cores = (0..2)
+            .map(|i| Arc::new(WorkerCore::new(format!("w{i}"), 1, 1 << 30).with_task_delay(Duration::from_millis(50))))
+            .collect();
+        let coordinator = Arc::new(Switchable {
+            workers: Embedded::with_cores("master-test", cores),
+            state: Mutex::new(ConnectionState::Connected),
+        });
+        let cluster =
+            Cluster::with("master-test".into(), coordinator.clone(), None, Admission::default(), EventBus::new());
+        assert!(cluster.is_ready());
+        let job = tokio::spawn({
+            let cluster = cluster.clone();
+            async move { cluster.run(input, spec).await }
+        });
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        *coordinator.state.lock().unwrap() = ConnectionState::Suspended;
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        *coordinator.state.lock().unwrap() = ConnectionState::Lost;
+        assert!(!cluster.is_ready(), "no new work is taken while the session is lost");
+        assert!(!job.is_finished(), "the job outlives the session");
+        let output = job.await.unwrap().expect("the job finishes on the workers it knew");
+        assert_eq!(output.bytes, expected, "the same bytes as with a healthy session");
+        assert_eq!(cluster.snapshot().state, "LOST");
+    }
 }

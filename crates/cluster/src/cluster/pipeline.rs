@@ -51,8 +51,8 @@ impl Inner {
             |i, worker, _| {
                 let (feed, job, strip) = (feed.clone(), id.clone(), strips[i]);
                 async move {
-                    let (samples, above) = feed.for_map(i).await?;
-                    worker.map(&MapTask { job, spec: plan_spec, strip, samples, above }).await
+                    let data = feed.for_map(i).await?;
+                    worker.map(&MapTask { job, spec: plan_spec, strip, data }).await
                 }
             },
             |i, worker, hist, done, total| {

@@ -12,7 +12,7 @@ use histo_core::strips;
 use histo_core::{Depth, Image, Pixels};
 
 use super::blocking;
-use crate::error::{RunError, failed};
+use crate::error::{RunError, failed, failed_by};
 use crate::task::StripOutput;
 
 /// Where applied strips go: PNG pieces to a writer thread that lays them
@@ -62,17 +62,12 @@ impl<W: Write + Seek + Send + 'static> Sink<W> {
                 wrong: false,
             }));
         }
-        let header = png::Header {
-            width: plan.width(),
-            height: plan.height(),
-            layout: plan.output_layout(),
-            depth: plan.depth(),
-        };
+        let shape = plan.output_shape();
         let count = strips.len();
         let (pieces, arriving) = std::sync::mpsc::channel::<(usize, EncodedStrip)>();
         let writer = tokio::task::spawn_blocking(move || {
             let counted = Counted { out: io::BufWriter::with_capacity(1 << 20, out), written: 0 };
-            let mut png = png::Writer::start(counted, &header).map_err(write_failed)?;
+            let mut png = png::Writer::start(counted, &shape).map_err(write_failed)?;
             let mut early = BTreeMap::new();
             let mut next = 0;
             for (i, piece) in arriving {
@@ -119,7 +114,7 @@ impl<W: Write + Seek + Send + 'static> Sink<W> {
         match self {
             Sink::Png { pieces, writer, wrong } => {
                 drop(pieces);
-                let written = writer.await.map_err(|e| failed(format!("writing ended: {e}")))?;
+                let written = writer.await.map_err(|e| failed_by("the output's writer ended", e))?;
                 if wrong {
                     return Err(failed("a worker returned raw samples for a PNG piece"));
                 }
@@ -131,10 +126,11 @@ impl<W: Write + Seek + Send + 'static> Sink<W> {
                     return Err(failed("a worker returned a strip of the wrong kind or size"));
                 }
                 blocking(move || {
-                    let image =
-                        Image::new(plan.width(), plan.height(), plan.output_layout(), pixels).map_err(failed)?;
+                    let image = Image::new(plan.width(), plan.height(), plan.output_layout(), pixels)
+                        .map_err(|e| failed_by("the applied strips do not make the image", e))?;
                     let start = out.stream_position().map_err(write_failed)?;
-                    histo_codec::encode(&image, format, &settings, &mut out).map_err(failed)?;
+                    histo_codec::encode(&image, format, &settings, &mut out)
+                        .map_err(|e| failed_by("cannot encode the output", e))?;
                     let end = out.stream_position().map_err(write_failed)?;
                     Ok((out, end - start))
                 })
@@ -171,5 +167,5 @@ impl<W: Write> Write for Counted<W> {
 }
 
 fn write_failed(e: io::Error) -> RunError {
-    failed(format!("cannot write the output: {e}"))
+    failed_by("cannot write the output", e)
 }

@@ -8,11 +8,8 @@
 pub mod embedded;
 pub mod zk;
 
-use std::sync::Arc;
-
 use crate::events::ConnectionState;
-use crate::link::WorkerLink;
-use crate::member::{MasterInfo, WorkerInfo};
+use crate::member::MasterInfo;
 use crate::record::JobRecord;
 use crate::scheduler::WorkerSource;
 
@@ -29,9 +26,4 @@ pub trait Coordinator: WorkerSource {
     /// Stores a finished job's summary where other masters can see it, in
     /// the background; the handle lets a closing process wait for it.
     fn record_job(&self, record: &JobRecord) -> Option<tokio::task::JoinHandle<()>>;
-}
-
-/// The worker infos of a set of links.
-pub fn infos(links: &[Arc<WorkerLink>]) -> Vec<WorkerInfo> {
-    links.iter().map(|l| l.info()).collect()
 }

@@ -7,7 +7,9 @@
 //! so) and must arrive within the request timeout (408), so a slow or huge
 //! upload costs little. The job then goes through the cluster's admission
 //! (503 + `Retry-After` when overloaded) and the answer carries the job id
-//! in `X-Histo-Job-Id`.
+//! in `X-Histo-Job-Id`. A client that sends `X-Histo-Request-Id` gets it
+//! back, and the job's progress events carry it, so a page can follow its
+//! own job while it runs.
 
 use std::net::IpAddr;
 
@@ -16,6 +18,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequest, Multipart, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use histo_cluster::events::SecurityKind;
 use histo_cluster::{Event, JobSpec};
 use histo_codec::{Format, Limits, png};
 use histo_core::options::{self, ClaheParams, Method, Mode, Options};
@@ -27,6 +30,12 @@ use crate::errors::ApiError;
 
 /// The response header naming the job.
 pub const JOB_ID_HEADER: &str = "x-histo-job-id";
+
+/// The request header with the client's own id for the request.
+pub const REQUEST_ID_HEADER: &str = "x-histo-request-id";
+
+/// Longest request id accepted.
+const MAX_REQUEST_ID_LEN: usize = 64;
 
 /// Room for multipart boundaries and the small option fields, on top of the
 /// image's own limit.
@@ -94,7 +103,7 @@ impl JobParams {
         let format = text(&self.format)
             .map(|f| f.parse::<Format>().map_err(|e| ApiError::bad_request(e.to_string())))
             .transpose()?;
-        Ok(JobSpec { options: Options { mode, method }, format, png, limits })
+        Ok(JobSpec { options: Options { mode, method }, format, png, limits, request_id: None })
     }
 }
 
@@ -115,7 +124,7 @@ pub async fn upload(
             state.metrics.job_finished(e.error);
             if e.is_rejected_input() {
                 state.cluster.events().publish(Event::security(
-                    "rejected_input",
+                    SecurityKind::RejectedInput,
                     client.to_string(),
                     format!("{} {}: {}", e.status.as_u16(), e.error, e.detail),
                 ));
@@ -126,12 +135,13 @@ pub async fn upload(
 }
 
 async fn run(state: &AppState, client: IpAddr, mut params: JobParams, request: Request) -> Result<Response, ApiError> {
+    let request_id = request_id(request.headers())?;
     let limit = state.limits.max_input_bytes;
     let timeout = state.request_timeout;
     let bytes = tokio::time::timeout(timeout, read_image(request, limit, &mut params))
         .await
         .map_err(|_| ApiError::timeout(timeout))??;
-    let spec = params.spec(state.limits, state.png)?;
+    let spec = JobSpec { request_id: request_id.clone(), ..params.spec(state.limits, state.png)? };
     state.metrics.bytes_in.inc_by(bytes.len() as u64);
     tracing::debug!(%client, bytes = bytes.len(), "upload");
     let output = state.cluster.run(bytes, spec).await?;
@@ -151,7 +161,24 @@ async fn run(state: &AppState, client: IpAddr, mut params: JobParams, request: R
     if let Ok(v) = HeaderValue::from_str(output.id.as_str()) {
         headers.insert(JOB_ID_HEADER, v);
     }
+    if let Some(v) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+        headers.insert(REQUEST_ID_HEADER, v);
+    }
     Ok(response)
+}
+
+/// The client's request id: 1 to 64 letters, digits, `-` or `_`, or a 400.
+fn request_id(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(REQUEST_ID_HEADER) else { return Ok(None) };
+    let id = value.to_str().unwrap_or_default();
+    let valid = (1..=MAX_REQUEST_ID_LEN).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !valid {
+        return Err(ApiError::bad_request(format!(
+            "invalid {REQUEST_ID_HEADER} (expected 1 to {MAX_REQUEST_ID_LEN} letters, digits, - or _)"
+        )));
+    }
+    Ok(Some(id.to_owned()))
 }
 
 fn declared_length(headers: &HeaderMap) -> Option<u64> {
