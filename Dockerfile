@@ -1,25 +1,32 @@
-# syntax=docker/dockerfile:1.7
-#
 # histo — distributed histogram equalization (MapReduce over ZooKeeper).
 # Multi-stage build: a full Rust toolchain compiles the workspace, and only the
-# static-ish `histo` binary is copied into a distroless runtime (glibc + libgcc,
-# no shell, no package manager, runs as the `nonroot` user 65532).
+# stripped `histo` binary goes into a minimal runtime (glibc + libgcc, no
+# shell, no package manager, runs as the nonroot user 65532).
 #
-#   docker build -t histo:dev .
+#   docker build -t histo:dev .                 (registry-connected: the public
+#                                                 base images below)
+#   scripts/image                               (offline: base images made from
+#                                                 Debian's packages, the binary
+#                                                 built on the host; same stages)
 #   docker run --rm -p 8080:8080 histo:dev serve --listen 0.0.0.0:8080
+#
+# No `# syntax=` line (it would pull a frontend image) and no BuildKit-only
+# flags beyond what Docker's built-in BuildKit reads (DOCKER_BUILDKIT=1).
 
-ARG RUST_VERSION=1.95
-ARG DEBIAN_RELEASE=bookworm
+ARG BUILDER_IMAGE=docker.io/library/rust:1.95-slim-bookworm
+ARG RUNTIME_IMAGE=gcr.io/distroless/cc-debian12:nonroot
+# Where the binary comes from: `build` (compiled here) or `prebuilt` (the
+# context holds out/histo, as scripts/image makes it).
+ARG BINARY_FROM=build
 
 ############################
 # Stage 1: build
 ############################
-FROM rust:${RUST_VERSION}-slim-${DEBIAN_RELEASE} AS build
+FROM ${BUILDER_IMAGE} AS build
 WORKDIR /src
 
 # The whole (filtered, see .dockerignore) workspace: the lockfile is mandatory
-# (--locked), and the dashboard embeds deploy/ and k8s/ at build time for the
-# deployment replay, so they are part of the context too.
+# (--locked).
 COPY . .
 
 # Registry and target dir live in BuildKit cache mounts, so rebuilds after a
@@ -27,13 +34,23 @@ COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
     cargo build --release --locked -p histo-cli \
- && install -D -m 0755 target/release/histo /out/histo
+ && install -D -m 0755 target/release/histo /out/histo \
+ && strip /out/histo
+
+############################
+# Stage 1, offline: a binary built outside
+############################
+FROM scratch AS prebuilt
+COPY out/histo /out/histo
+
+FROM ${BINARY_FROM} AS binary
 
 ############################
 # Stage 2: runtime
 ############################
-FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
+FROM ${RUNTIME_IMAGE} AS runtime
 
+ARG RUNTIME_IMAGE
 ARG VERSION=dev
 ARG REVISION=unknown
 ARG CREATED=unknown
@@ -48,18 +65,20 @@ LABEL org.opencontainers.image.title="histo" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.created="${CREATED}" \
-      org.opencontainers.image.base.name="gcr.io/distroless/cc-debian12:nonroot"
+      org.opencontainers.image.base.name="${RUNTIME_IMAGE}"
 
-COPY --from=build --chown=0:0 --chmod=0755 /out/histo /usr/local/bin/histo
+COPY --from=binary /out/histo /usr/local/bin/histo
 
-# 65532 is distroless' `nonroot`; numeric so Kubernetes can verify runAsNonRoot.
+# 65532 is `nonroot` in both runtime bases; numeric so Kubernetes can verify
+# runAsNonRoot.
 USER 65532:65532
 
 # 8080: master HTTP API + dashboard; 7070: worker gRPC.
 EXPOSE 8080 7070
 
 # Exec form: there is no shell in this image. `histo healthcheck` GETs
-# http://127.0.0.1:8080/healthz and exits 0 (healthy) or 1.
+# http://127.0.0.1:8080/healthz and exits 0 (healthy) or 1; a worker sets
+# HISTO_HEALTHCHECK_GRPC=127.0.0.1:7070 and it asks the gRPC health service.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["/usr/local/bin/histo", "healthcheck"]
 

@@ -3,6 +3,7 @@ bytes as the local job, and the failures the cluster must survive."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -240,3 +241,17 @@ def test_submit_fails_over_to_the_other_master(cluster, histo_bin, tmp_path):
                            timeout=60, env={**os.environ, "HISTO_TOKEN": "wrong-token-000000000"})
     assert wrong.returncode == 1
     assert "401" in wrong.stderr.decode() and not (tmp_path / "c.png").exists()
+
+
+def test_a_worker_answers_the_standard_grpc_health_protocol(cluster, histo_bin):
+    """Workers serve gRPC only: `histo healthcheck --grpc` (the image's
+    health check for them) asks their standard health service."""
+    worker = cluster.worker()
+    address = re.search(r"listening on ([^\s,]+)", worker.output()).group(1)
+    check = [histo_bin, "healthcheck", "--grpc", address, "--timeout", "2s"]
+    ok = subprocess.run(check, capture_output=True, text=True, timeout=20)
+    assert ok.returncode == 0, ok.stderr
+    worker.kill()
+    gone = subprocess.run(check, capture_output=True, text=True, timeout=20)
+    assert gone.returncode == 1
+    assert gone.stderr.startswith("histo: error: unhealthy") and len(gone.stderr.strip().splitlines()) == 1, gone.stderr

@@ -47,11 +47,11 @@ class Recorder:
             return [(t, d) for t, n, d in self.events if n == name]
 
 
-def connect(url, auth=None):
+def connect(url, auth=None, ssl_verify=True):
     """A connected client (websocket transport), its recorder, and when the
-    connection started."""
+    connection started. `ssl_verify` is requests': False, or a CA file."""
     rec = Recorder()
-    client = socketio.Client(reconnection=False)
+    client = socketio.Client(reconnection=False, ssl_verify=ssl_verify)
     for name in EVENTS:
         client.on(name, rec.handler(name))
     # Any other event too (python-socketio's catch-all handler).

@@ -1,6 +1,8 @@
 //! `histo healthcheck`: GETs a health URL and exits 0 on HTTP 200, 1 with
-//! one line otherwise. The container image's HEALTHCHECK (no shell, no curl
-//! in a distroless image), so it is a plain HTTP/1.1 request over a socket.
+//! one line otherwise; with `--grpc HOST:PORT` (a worker, which serves gRPC
+//! only) it asks the standard gRPC health service instead. The container
+//! image's HEALTHCHECK (no shell, no curl in the image), so the HTTP check
+//! is a plain HTTP/1.1 request over a socket.
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -14,6 +16,10 @@ pub struct Args {
     /// The URL to check (plain http).
     #[arg(long, env = "HISTO_HEALTHCHECK_URL", default_value = "http://127.0.0.1:8080/healthz")]
     url: String,
+
+    /// Check a worker's gRPC health service at this `host:port` instead.
+    #[arg(long, env = "HISTO_HEALTHCHECK_GRPC")]
+    grpc: Option<String>,
 
     /// Give up after this long.
     #[arg(long, env = "HISTO_HEALTHCHECK_TIMEOUT", default_value = "3s", value_parser = humantime::parse_duration)]
@@ -72,6 +78,15 @@ fn status(url: &str, timeout: Duration) -> Result<u16> {
 
 /// Runs `histo healthcheck`.
 pub async fn run(args: Args) -> Result<()> {
+    if let Some(address) = args.grpc {
+        let serving = histo_cluster::rpc::is_serving(&address, args.timeout)
+            .await
+            .with_context(|| format!("unhealthy: gRPC health of {address}"))?;
+        if !serving {
+            bail!("unhealthy: {address} says it is not serving");
+        }
+        return Ok(());
+    }
     let code = tokio::task::spawn_blocking(move || status(&args.url, args.timeout).map(|c| (c, args.url))).await??;
     match code {
         (200, _) => Ok(()),
