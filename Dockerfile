@@ -43,6 +43,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
 FROM scratch AS prebuilt
 COPY out/histo /out/histo
 
+# checkov:skip=CKV_DOCKER_7: BINARY_FROM names a stage of this file (build or prebuilt), not an image
 FROM ${BINARY_FROM} AS binary
 
 ############################

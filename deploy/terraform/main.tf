@@ -3,13 +3,23 @@
 # A server module has a small interface: it takes a name prefix, a count, an
 # SSH key, tags and cloud-init user_data, and outputs `nodes`, a list of
 # { name, public_ip, private_ip }. Everything after it (inventory, Ansible,
-# kubeadm) only sees that list, so the provider can be swapped with one
-# variable: server_provider = equinix-metal | phoenixnap | own.
+# kubeadm) only sees that list, so where the servers come from is one
+# variable: server_provider = own (default) | phoenixnap.
+#
+#   own         servers you already run, listed in var.own_servers (for example
+#               the rack provisioned by deploy/tinkerbell); no server module,
+#               no provider credentials, Terraform only writes the inventory.
+#   phoenixnap  rented from phoenixNAP Bare Metal Cloud (modules/phoenixnap).
+#
+# Equinix Metal, the seed's provider, shut down on 2026-06-30; its module is
+# kept, uncalled, in archive/equinix-metal (see its README.md).
 
 locals {
-  ssh_public_key = trimspace(file(pathexpand(var.ssh_public_key_path)))
+  # Only the provider modules put a key on the servers (through cloud-init);
+  # with `own` the key is already on your machines, so no key file is needed.
+  ssh_public_key = var.server_provider == "own" ? "" : trimspace(file(pathexpand(var.ssh_public_key_path)))
 
-  # First-boot configuration shared by every server, whatever the provider.
+  # First-boot configuration shared by every rented server, whatever the provider.
   user_data = templatefile("${path.module}/templates/cloud-init.yaml.tftpl", {
     ssh_user       = var.ssh_user
     ssh_public_key = local.ssh_public_key
@@ -18,30 +28,12 @@ locals {
 
   # Exactly one of these is non-empty (modules are enabled with count).
   nodes = concat(
-    flatten(module.equinix_metal[*].nodes),
     flatten(module.phoenixnap[*].nodes),
     var.server_provider == "own" ? var.own_servers : [],
   )
 }
 
-# Seed provider: Equinix Metal, 3 x c3.small.x86 in metro ny, Ubuntu 22.04.
-module "equinix_metal" {
-  source = "./modules/equinix-metal"
-  count  = var.server_provider == "equinix-metal" ? 1 : 0
-
-  name_prefix      = var.cluster_name
-  node_count       = var.node_count
-  project_id       = var.equinix_project_id
-  metro            = var.equinix_metro
-  plan             = var.equinix_plan
-  operating_system = var.equinix_operating_system
-  billing_cycle    = var.equinix_billing_cycle
-  ssh_public_key   = local.ssh_public_key
-  tags             = var.tags
-  user_data        = local.user_data
-}
-
-# Live alternative: phoenixNAP Bare Metal Cloud.
+# Rented alternative: phoenixNAP Bare Metal Cloud.
 module "phoenixnap" {
   source = "./modules/phoenixnap"
   count  = var.server_provider == "phoenixnap" ? 1 : 0
@@ -66,4 +58,13 @@ resource "local_file" "ansible_inventory" {
     ssh_user     = var.ssh_user
     cluster_name = var.cluster_name
   })
+
+  lifecycle {
+    # The default (own) with an empty own_servers would write an inventory
+    # without hosts; stop at plan time instead.
+    precondition {
+      condition     = length(local.nodes) > 0
+      error_message = "No servers: with server_provider = \"own\" list your machines in own_servers (terraform.tfvars), or choose server_provider = \"phoenixnap\"."
+    }
+  }
 }

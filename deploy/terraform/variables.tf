@@ -1,14 +1,16 @@
-# Inputs for the histo bare-metal layer. Defaults reproduce the seed topology:
-# 3 x Equinix Metal c3.small.x86 in metro ny (NY5), Ubuntu 22.04.
+# Inputs for the histo bare-metal layer. The default is your own 3 servers
+# (own_servers, e.g. provisioned by deploy/tinkerbell); phoenixnap rents 3
+# instead. Equinix Metal, the seed's provider, shut down on 2026-06-30: its
+# module and variables are in archive/equinix-metal.
 
 variable "server_provider" {
-  description = "Where the servers come from: equinix-metal (seed; sunset 2026-06-30), phoenixnap (live bare-metal cloud) or own (servers you already have, see own_servers)."
+  description = "Where the servers come from: own (default: the machines listed in own_servers, e.g. a rack provisioned by deploy/tinkerbell) or phoenixnap (rented from phoenixNAP Bare Metal Cloud)."
   type        = string
-  default     = "equinix-metal"
+  default     = "own"
 
   validation {
-    condition     = contains(["equinix-metal", "phoenixnap", "own"], var.server_provider)
-    error_message = "server_provider must be one of: equinix-metal, phoenixnap, own."
+    condition     = contains(["own", "phoenixnap"], var.server_provider)
+    error_message = "server_provider must be one of: own, phoenixnap. (equinix-metal was removed: Equinix Metal shut down on 2026-06-30, see archive/equinix-metal/README.md.)"
   }
 }
 
@@ -19,7 +21,7 @@ variable "cluster_name" {
 }
 
 variable "node_count" {
-  description = "Number of servers. 3 gives a 3-member ZooKeeper ensemble, one per node."
+  description = "Number of servers to rent (phoenixnap). 3 gives a 3-member ZooKeeper ensemble, one per node. With own, the length of own_servers counts instead."
   type        = number
   default     = 3
 
@@ -30,13 +32,13 @@ variable "node_count" {
 }
 
 variable "ssh_public_key_path" {
-  description = "Public key installed on every server for the Ansible user."
+  description = "Public key installed through cloud-init on every rented server (phoenixnap) for the Ansible user. Not read with own: your machines already have it."
   type        = string
   default     = "~/.ssh/id_ed25519.pub"
 }
 
 variable "ssh_user" {
-  description = "User Ansible connects as (root on Equinix Metal and phoenixNAP images is replaced by this user through cloud-init)."
+  description = "User Ansible connects as (on phoenixNAP, cloud-init creates it and disables root logins; on own servers it must already exist with sudo)."
   type        = string
   default     = "ubuntu"
 }
@@ -45,38 +47,6 @@ variable "tags" {
   description = "Tags put on every server."
   type        = list(string)
   default     = ["histo", "kubernetes", "managed-by:terraform"]
-}
-
-# --- Equinix Metal (module equinix-metal) -----------------------------------
-
-variable "equinix_project_id" {
-  description = "Equinix Metal project UUID."
-  type        = string
-  default     = ""
-}
-
-variable "equinix_metro" {
-  description = "Equinix Metal metro (ny = New York, the NY5 facility)."
-  type        = string
-  default     = "ny"
-}
-
-variable "equinix_plan" {
-  description = "Equinix Metal server plan."
-  type        = string
-  default     = "c3.small.x86"
-}
-
-variable "equinix_operating_system" {
-  description = "Equinix Metal operating system slug."
-  type        = string
-  default     = "ubuntu_22_04"
-}
-
-variable "equinix_billing_cycle" {
-  description = "Equinix Metal billing cycle."
-  type        = string
-  default     = "hourly"
 }
 
 # --- phoenixNAP Bare Metal Cloud (module phoenixnap) -------------------------
@@ -88,7 +58,7 @@ variable "phoenixnap_location" {
 }
 
 variable "phoenixnap_server_type" {
-  description = "phoenixNAP server type (s1.c1.small: 4 cores, 32 GB, similar to c3.small.x86)."
+  description = "phoenixNAP server type (s1.c1.small: 4 cores, 32 GB)."
   type        = string
   default     = "s1.c1.small"
 }
@@ -102,13 +72,38 @@ variable "phoenixnap_os" {
 # --- Own servers -------------------------------------------------------------
 
 variable "own_servers" {
-  description = "With server_provider = own: the servers you already run (any rack, any provider). Terraform then only writes the Ansible inventory."
+  description = "With server_provider = own (the default): the servers you already run, in order; the first is the kubeadm control plane. name = hostname, public_ip = the IPv4 Ansible connects to over SSH, private_ip = the IPv4 of the cluster network (kubelet, Calico, etcd). For a Tinkerbell rack, the names and addresses of deploy/tinkerbell/hardware.yaml. Terraform then only writes the Ansible inventory."
   type = list(object({
     name       = string
     public_ip  = string
     private_ip = string
   }))
   default = []
+
+  validation {
+    condition     = length(var.own_servers) <= 16
+    error_message = "own_servers: at most 16 servers."
+  }
+
+  validation {
+    condition     = alltrue([for s in var.own_servers : can(regex("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", s.name))])
+    error_message = "own_servers: every name must be a lowercase hostname (letters, digits, '-'), e.g. histo-1."
+  }
+
+  validation {
+    condition     = length(distinct([for s in var.own_servers : s.name])) == length(var.own_servers)
+    error_message = "own_servers: names must be unique."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for s in var.own_servers : [
+        for ip in [s.public_ip, s.private_ip] :
+        can(regex("^[0-9]{1,3}(\\.[0-9]{1,3}){3}$", ip)) && can(cidrhost("${ip}/32", 0))
+      ]
+    ]))
+    error_message = "own_servers: public_ip and private_ip must be IPv4 addresses (a.b.c.d)."
+  }
 }
 
 variable "ansible_inventory_path" {

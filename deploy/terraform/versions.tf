@@ -1,14 +1,13 @@
 # Terraform and provider versions for the histo bare-metal layer.
-# Providers are only downloaded for what you use, but all are declared so any
-# `server_provider` can be selected without editing code.
+# Exactly the providers the root module uses: pnap for modules/phoenixnap and
+# local for the inventory file. `terraform init` downloads both whatever
+# server_provider is, so any value can be selected without editing code; with
+# the default (own) neither needs credentials. The archived Equinix Metal
+# module (archive/equinix-metal) is not called, so its provider is not needed.
 terraform {
   required_version = ">= 1.5.0"
 
   required_providers {
-    equinix = {
-      source  = "equinix/equinix"
-      version = "~> 2.0"
-    }
     pnap = {
       source  = "phoenixnap/pnap"
       version = "~> 0.24"
@@ -21,8 +20,5 @@ terraform {
 }
 
 # Credentials come from the environment, never from tfvars in git:
-#   Equinix Metal: METAL_AUTH_TOKEN
-#   phoenixNAP:    PNAP_CLIENT_ID / PNAP_CLIENT_SECRET (or ~/.pnap/config.yaml)
-provider "equinix" {}
-
+#   phoenixNAP: PNAP_CLIENT_ID / PNAP_CLIENT_SECRET (or ~/.pnap/config.yaml)
 provider "pnap" {}

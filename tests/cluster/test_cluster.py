@@ -11,6 +11,7 @@ import time
 import cv2
 import numpy as np
 import pytest
+import requests
 from conftest import SESSION_TIMEOUT_S
 
 from support.images import gray16, low_contrast_color, low_contrast_gray
@@ -255,3 +256,31 @@ def test_a_worker_answers_the_standard_grpc_health_protocol(cluster, histo_bin):
     gone = subprocess.run(check, capture_output=True, text=True, timeout=20)
     assert gone.returncode == 1
     assert gone.stderr.startswith("histo: error: unhealthy") and len(gone.stderr.strip().splitlines()) == 1, gone.stderr
+
+
+def test_a_master_without_workers_stays_ready_and_says_it_is_degraded(cluster):
+    """Readiness is the master's own: its dashboard must stay reachable
+    through the outages it shows. No worker is `degraded` on /healthz;
+    only a coordinator it cannot use makes it unready."""
+    master = cluster.master()
+    get = lambda path: requests.get(master.url + path, timeout=5)  # noqa: E731
+    assert get("/readyz").status_code == 200
+    assert get("/healthz").json() == {"status": "degraded", "coordinator": "CONNECTED", "workers": 0}
+    cluster.worker()
+    wait_until(lambda: get("/healthz").json()["status"] == "ok", 15, "the worker to be seen")
+    cluster.zk.stop()
+    wait_until(lambda: get("/readyz").status_code == 503, SESSION_TIMEOUT_S + 10, "unready without ZooKeeper")
+    assert get("/healthz").status_code == 200, "still alive"
+
+
+def test_a_worker_with_the_cluster_token_refuses_calls_without_it(cluster, tmp_path):
+    worker = cluster.worker(env={"HISTO_TOKEN": "cluster-secret-7c2e"})
+    src = write(tmp_path, "in.png", low_contrast_gray(400, 300, 2))
+    ok = cluster.equalize(src, tmp_path / "ok.png", env={"HISTO_TOKEN": "cluster-secret-7c2e"})
+    assert ok.returncode == 0, ok.stderr.decode()
+    for name, env in [("wrong", {"HISTO_TOKEN": "not-the-secret"}), ("none", {})]:
+        refused = cluster.equalize(src, tmp_path / f"{name}.png", env=env)
+        assert refused.returncode == 3, (name, refused.stderr.decode())
+        assert not (tmp_path / f"{name}.png").exists(), "no partial output"
+    worker.wait_for(r"refused a worker RPC call without the cluster's token", 5)
+    assert "cluster-secret-7c2e" not in worker.output() and "not-the-secret" not in worker.output()

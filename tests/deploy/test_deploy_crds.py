@@ -114,3 +114,27 @@ def test_workflows_reference_existing_hardware_and_template():
         assert spec["templateRef"] in templates
         hw = hardware[spec["hardwareRef"]]
         assert spec["hardwareMap"]["device_1"] == hw["spec"]["interfaces"][0]["dhcp"]["mac"]
+
+
+# --- Prometheus Operator (k8s/components/monitoring) -----------------------
+
+MONITORS = REPO / "k8s" / "components" / "monitoring" / "servicemonitors.yaml"
+
+
+@pytest.mark.parametrize("doc", load_yaml_docs(MONITORS), ids=lambda d: d["metadata"]["name"])
+def test_service_monitors_match_the_crd_and_find_a_metrics_port(doc, overlay):
+    validator("servicemonitor.schema.json").validate(doc)
+    _, rendered = overlay
+    wanted = doc["spec"]["selector"]["matchLabels"]
+    services = [d for d in rendered if d["kind"] == "Service"
+                and all(d["metadata"].get("labels", {}).get(k) == v for k, v in wanted.items())]
+    for endpoint in doc["spec"]["endpoints"]:
+        assert any(p.get("name") == endpoint["port"] for s in services for p in s["spec"]["ports"]), (
+            f"{doc['metadata']['name']}: no selected Service has a port named {endpoint['port']}")
+
+
+def test_service_monitor_schema_rejects_a_typo():
+    doc = load_yaml_docs(MONITORS)[0]
+    doc["spec"]["endpoints"][0]["intervall"] = "30s"
+    with pytest.raises(jsonschema.ValidationError):
+        validator("servicemonitor.schema.json").validate(doc)

@@ -77,7 +77,7 @@ def test_zookeeper_ensemble(overlay):
     assert objs[("PodDisruptionBudget", "zookeeper")]["spec"]["maxUnavailable"] == 1
     headless = objs[("Service", "zookeeper-headless")]["spec"]
     assert headless["clusterIP"] == "None" and headless["publishNotReadyAddresses"] is True
-    assert {p["port"] for p in headless["ports"]} == {2181, 2888, 3888}
+    assert {p["port"] for p in headless["ports"]} == {2181, 2888, 3888, 7000}
     assert objs[("Service", "zookeeper-client")]["spec"]["ports"][0]["port"] == 2181
     if name == "baremetal":
         for vct in sts["spec"]["volumeClaimTemplates"]:
@@ -91,6 +91,10 @@ def test_masters_workers_and_service(overlay):
     assert master["spec"]["replicas"] == 2
     (mc,) = master["spec"]["template"]["spec"]["containers"]
     assert mc["args"][:5] == ["master", "--zk", "zookeeper-client:2181", "--listen", "0.0.0.0:8080"]
+    # Masters register an address others can dial, not 0.0.0.0.
+    assert mc["args"][mc["args"].index("--advertise") + 1] == "$(POD_IP):8080"
+    pod_ip = next(e for e in mc["env"] if e["name"] == "POD_IP")
+    assert pod_ip["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
     assert mc["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert mc["readinessProbe"]["httpGet"]["path"] == "/readyz"
 
@@ -123,23 +127,58 @@ def test_no_secret_objects_are_committed(overlay):
     assert not [d for d in docs if d["kind"] == "Secret"]
 
 
-def _allowed(policies, pod_labels, port, peer_labels):
-    """Is TCP `port` on pods with `pod_labels` reachable from `peer_labels`?"""
+ZK = {"app.kubernetes.io/name": "zookeeper"}
+MASTER = {"app.kubernetes.io/name": "histo", "app.kubernetes.io/component": "master"}
+WORKER = {"app.kubernetes.io/name": "histo", "app.kubernetes.io/component": "worker"}
+OTHER = {"app.kubernetes.io/name": "something-else"}
+
+
+def _permits(policies, pod_labels, port, peer_labels, direction="Ingress"):
+    """Does a policy let pods with `pod_labels` take (Ingress) or open
+    (Egress) TCP `port` from or to pods with `peer_labels` in the namespace?
+    Default deny: only a rule naming the port (or none) and selecting the
+    peer (or every peer) allows it."""
     def selects(sel, labels):
         return all(labels.get(k) == v for k, v in sel.get("matchLabels", {}).items())
 
+    rules_key, peers_key = ("ingress", "from") if direction == "Ingress" else ("egress", "to")
     for p in policies:
-        if not selects(p["spec"]["podSelector"], pod_labels):
+        if not selects(p["spec"]["podSelector"], pod_labels) or direction not in p["spec"]["policyTypes"]:
             continue
-        for rule in p["spec"].get("ingress", []):
+        for rule in p["spec"].get(rules_key, []):
             ports = {x["port"] for x in rule.get("ports", [])}
             if ports and port not in ports:
                 continue
-            sources = rule.get("from")
-            if sources is None or any("podSelector" in s and selects(s["podSelector"], peer_labels)
-                                       and "namespaceSelector" not in s for s in sources):
+            peers = rule.get(peers_key)
+            if peers is None or any("podSelector" in t and "namespaceSelector" not in t
+                                    and selects(t["podSelector"], peer_labels) for t in peers):
                 return True
     return False
+
+
+def _allowed(policies, pod_labels, port, peer_labels):
+    return _permits(policies, pod_labels, port, peer_labels, "Ingress")
+
+
+def _egress_allowed(policies, pod_labels, port, peer_labels):
+    return _permits(policies, pod_labels, port, peer_labels, "Egress")
+
+
+def test_network_policies_limit_egress(overlay):
+    _, docs = overlay
+    policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    zk, master, worker, other = ZK, MASTER, WORKER, OTHER
+    assert _egress_allowed(policies, master, 2181, zk)
+    assert _egress_allowed(policies, master, 7070, worker)
+    assert _egress_allowed(policies, worker, 2181, zk)
+    assert _egress_allowed(policies, zk, 2888, zk) and _egress_allowed(policies, zk, 3888, zk)
+    # What no one needs, no one may do.
+    assert not _egress_allowed(policies, worker, 7070, worker), "workers do not call workers"
+    assert not _egress_allowed(policies, worker, 8080, master), "workers do not call masters"
+    assert not _egress_allowed(policies, zk, 2181, master)
+    for pod in (master, worker, zk):
+        assert not _egress_allowed(policies, pod, 443, other), pod
+        assert not _egress_allowed(policies, pod, 5432, other), pod
 
 
 def test_network_policies(overlay):
@@ -147,10 +186,7 @@ def test_network_policies(overlay):
     policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
     deny = index(docs)[("NetworkPolicy", "default-deny-all")]["spec"]
     assert deny["podSelector"] == {} and set(deny["policyTypes"]) == {"Ingress", "Egress"}
-    zk = {"app.kubernetes.io/name": "zookeeper"}
-    master = {"app.kubernetes.io/name": "histo", "app.kubernetes.io/component": "master"}
-    worker = {"app.kubernetes.io/name": "histo", "app.kubernetes.io/component": "worker"}
-    other = {"app.kubernetes.io/name": "something-else"}
+    zk, master, worker, other = ZK, MASTER, WORKER, OTHER
     assert _allowed(policies, zk, 2181, master)
     assert _allowed(policies, zk, 2181, worker)
     assert not _allowed(policies, zk, 2181, other)
@@ -160,6 +196,27 @@ def test_network_policies(overlay):
     assert not _allowed(policies, worker, 7070, worker)
     assert not _allowed(policies, worker, 7070, other)
     assert _allowed(policies, master, 8080, other)
+    # Metrics are apart, and not for everyone.
+    assert not _allowed(policies, master, 9090, other)
+    assert not _allowed(policies, zk, 7000, other) and not _allowed(policies, zk, 7000, master)
+
+
+def test_metrics_are_served_apart_for_the_monitoring_namespace_only(overlay):
+    _, docs = overlay
+    objs = index(docs)
+    (mc,) = objs[("Deployment", "histo-master")]["spec"]["template"]["spec"]["containers"]
+    assert mc["args"][mc["args"].index("--metrics-listen") + 1] == "0.0.0.0:9090"
+    assert {"containerPort": 9090, "name": "metrics", "protocol": "TCP"} in mc["ports"]
+    assert objs[("Service", "histo-metrics")]["spec"]["ports"][0]["targetPort"] == "metrics"
+    monitoring = {"kubernetes.io/metadata.name": "monitoring"}
+    policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    opened = {}
+    for p in policies:
+        for rule in p["spec"].get("ingress", []):
+            for peer in rule.get("from", []):
+                if peer.get("namespaceSelector", {}).get("matchLabels") == monitoring:
+                    opened.setdefault(p["metadata"]["name"], set()).update(x["port"] for x in rule["ports"])
+    assert opened == {"histo-master": {9090}, "zookeeper-clients-and-peers": {7000}}, opened
 
 
 def test_base_sources_exist():
@@ -173,7 +230,7 @@ def test_rendered_objects_pass_strict_kubernetes_schema(overlay):
 
     _, docs = overlay
     for d in docs:
-        kubernetes_validate.validate(d, "1.31.0", strict=True)
+        kubernetes_validate.validate(d, "1.35.0", strict=True)
 
 
 def test_strict_schema_validation_is_not_a_no_op(overlay):
@@ -185,4 +242,4 @@ def test_strict_schema_validation_is_not_a_no_op(overlay):
     master = copy.deepcopy(next(d for d in docs if d["metadata"]["name"] == "histo-master"))
     master["spec"]["template"]["spec"]["containers"][0]["livenesProbe"] = {}
     with pytest.raises(kubernetes_validate.ValidationError):
-        kubernetes_validate.validate(master, "1.31.0", strict=True)
+        kubernetes_validate.validate(master, "1.35.0", strict=True)

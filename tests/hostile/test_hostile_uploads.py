@@ -631,7 +631,7 @@ def test_after_the_corpus_the_server_is_alive_bounded_and_wrote_nothing(hostile)
     if missing:
         pytest.skip(f"the corpus did not run in full here (missing {missing[:3]}...)")
     # Alive, and right.
-    assert requests.get(hostile.url + "/healthz", timeout=5).json() == {"status": "ok"}
+    assert requests.get(hostile.url + "/healthz", timeout=5).json()["status"] == "ok"
     answer = post(hostile, GOOD)
     assert answer.status == 200
     out = cv2.imdecode(np.frombuffer(answer.body, np.uint8), cv2.IMREAD_UNCHANGED)

@@ -7,10 +7,12 @@ import re
 import signal
 import socket
 import subprocess
+import time
 
 import requests
 
 from support.images import noisy_gray_png
+from support.process import free_port
 from support.serve import TOKEN, Server, server_env
 
 
@@ -102,3 +104,27 @@ def test_healthcheck_exit_codes(histo_bin, server):
         timeout=20,
     )
     assert down.returncode == 1 and "cannot connect" in down.stderr
+
+
+def test_metrics_can_be_served_on_a_port_of_their_own(histo_bin, tmp_path):
+    """`--metrics-listen`: /metrics there (for a network policy to open to
+    the monitoring system only), and nowhere else; the API port keeps the rest."""
+    port = free_port()
+    s = Server(histo_bin, tmp_path, server_env(HISTO_TOKEN=TOKEN), args=["--metrics-listen", f"127.0.0.1:{port}"])
+    try:
+        metrics_url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                metrics = requests.get(metrics_url + "/metrics", timeout=5)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, "the metrics port never opened"
+                time.sleep(0.1)
+        assert metrics.status_code == 200 and "histo_" in metrics.text
+        assert requests.get(s.url + "/metrics", timeout=5).status_code == 404
+        assert requests.get(metrics_url + "/healthz", timeout=5).status_code == 404
+        assert requests.get(metrics_url + "/api/cluster", timeout=5).status_code == 404
+        assert requests.get(s.url + "/healthz", timeout=5).status_code == 200
+    finally:
+        assert s.stop() == 0

@@ -7,12 +7,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use histo_cluster::Admission;
-use histo_cluster::{Cluster, JobSpec, Role};
+use histo_cluster::{Cluster, JobSpec, Role, ZkConfig};
 use histo_codec::{Format, Input, Limits, png};
 use histo_core::options::{self, ClaheParams, Method, Mode, Options};
 
 use crate::io_paths::{OutputFile, check_input, is_stdio, read_input, write_output};
 use crate::png_args::PngArgs;
+use crate::token_args::TokenArgs;
 use crate::zk_args::ZkArgs;
 
 /// Arguments of `histo equalize`.
@@ -60,6 +61,10 @@ pub struct Args {
 
     #[command(flatten)]
     zk: ZkArgs,
+
+    /// With --zk: the cluster's token, presented to workers that demand it.
+    #[command(flatten)]
+    token: TokenArgs,
 
     #[command(flatten)]
     limits: LimitArgs,
@@ -154,6 +159,7 @@ pub async fn run(args: Args) -> Result<()> {
     let one_job = Admission { max_running: 1, max_waiting: 0 };
     let cluster = match args.zk.config()? {
         Some(config) => {
+            let config = ZkConfig { rpc_token: args.token.read()?, ..config };
             let cluster = Cluster::zookeeper(config, Role::Client, one_job, histo_server::logged_bus()).await?;
             // The worker list arrives just after connecting.
             cluster.wait_for_workers(Duration::from_secs(3)).await;

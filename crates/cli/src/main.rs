@@ -11,6 +11,7 @@ mod png_args;
 mod serve;
 mod shutdown;
 mod submit;
+mod token_args;
 mod worker;
 mod zk_args;
 

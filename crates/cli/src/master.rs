@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use anyhow::{Result, bail};
 use histo_cluster::Admission;
-use histo_cluster::{Cluster, Role};
+use histo_cluster::{Cluster, Role, ZkConfig};
 
 use crate::serve::{ServerArgs, run_server};
 use crate::zk_args::ZkArgs;
@@ -32,23 +32,17 @@ pub struct Args {
 
 /// Runs `histo master` until SIGINT/SIGTERM.
 pub async fn run(args: Args) -> Result<()> {
-    let config = args.zk.required("master")?;
+    let Some(token) = args.server.token.read()? else {
+        bail!("histo master needs the token all masters share: set HISTO_TOKEN or --token-file")
+    };
+    // The same token authenticates this master to the workers' RPC.
+    let config = ZkConfig { rpc_token: Some(token.clone()), ..args.zk.required("master")? };
     let address = args.advertise.clone().unwrap_or_else(|| args.listen.to_string());
     let events = histo_server::logged_bus();
     let cluster = Cluster::zookeeper(config, Role::Master { address }, Admission::default(), events).await?;
-    let (server, generated) = match args.server.config(cluster.clone()) {
-        Ok((_, true)) => {
-            cluster.close().await;
-            bail!("histo master needs the token all masters share: set HISTO_TOKEN or --token-file")
-        }
-        Ok(c) => c,
-        Err(e) => {
-            cluster.close().await;
-            return Err(e);
-        }
-    };
+    let server = args.server.config(cluster.clone(), token);
     println!("histo master {} joined the cluster", cluster.id());
-    let result = run_server(args.listen, server, generated, "master").await;
+    let result = run_server(args.listen, server, false, "master").await;
     cluster.close().await;
     result
 }

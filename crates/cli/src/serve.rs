@@ -3,7 +3,6 @@
 //! options `histo master` shares ([`ServerArgs`], [`run_server`]).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -15,6 +14,7 @@ use std::io::Write as _;
 
 use crate::png_args::PngArgs;
 use crate::shutdown;
+use crate::token_args::TokenArgs;
 
 /// Arguments of `histo serve`.
 #[derive(clap::Args, Debug)]
@@ -44,10 +44,9 @@ pub struct Args {
 /// so it does not show in `ps`.
 #[derive(clap::Args, Debug)]
 pub struct ServerArgs {
-    /// File holding the API token (default: the HISTO_TOKEN variable; with
-    /// neither, a random token is made and printed once).
-    #[arg(long, env = "HISTO_TOKEN_FILE", value_name = "FILE")]
-    token_file: Option<PathBuf>,
+    /// The API token (with none, `serve` makes a random one and prints it once).
+    #[command(flatten)]
+    pub token: TokenArgs,
 
     /// Largest upload accepted, in bytes.
     #[arg(long, env = "HISTO_MAX_INPUT_BYTES", default_value_t = SERVE_LIMITS.max_input_bytes)]
@@ -83,6 +82,10 @@ pub struct ServerArgs {
     #[arg(long, env = "HISTO_MAX_CONNECTIONS", default_value_t = 1024)]
     max_connections: usize,
 
+    /// Serve `/metrics` on this address instead of the API's port.
+    #[arg(long, env = "HISTO_METRICS_LISTEN", value_name = "ADDR")]
+    metrics_listen: Option<SocketAddr>,
+
     #[command(flatten)]
     png: PngArgs,
 }
@@ -98,38 +101,25 @@ impl ServerArgs {
         }
     }
 
-    /// The server configuration for `cluster`, and whether the token was
-    /// generated (and so must be shown to the operator).
-    pub fn config(&self, cluster: Cluster) -> Result<(AppConfig, bool)> {
-        let (token, generated) = token(std::env::var_os("HISTO_TOKEN"), self.token_file.as_deref())?;
+    /// The configured token, or a new one; true if it was generated (and
+    /// so must be shown to the operator).
+    pub fn token_or_new(&self) -> Result<(Token, bool)> {
+        match self.token.read()? {
+            Some(token) => Ok((token, false)),
+            None => Ok((Token::generate().context("cannot generate a token")?, true)),
+        }
+    }
+
+    /// The server configuration for `cluster`, guarded by `token`.
+    pub fn config(&self, cluster: Cluster, token: Token) -> AppConfig {
         let mut config = AppConfig::new(cluster, token);
         config.limits = self.limits();
         config.auth = Policy { max_failures: self.auth_max_failures, window: self.auth_window };
         config.request_timeout = self.request_timeout;
         config.max_connections = self.max_connections;
         config.png = self.png.settings(SERVE_PNG);
-        Ok((config, generated))
-    }
-}
-
-/// The token from the environment variable or the file, or a new one.
-fn token(env: Option<std::ffi::OsString>, file: Option<&Path>) -> Result<(Token, bool)> {
-    match (env, file) {
-        (Some(_), Some(_)) => bail!("HISTO_TOKEN and --token-file (HISTO_TOKEN_FILE) are both set; use one"),
-        (Some(value), None) => {
-            let value = value.into_string().map_err(|_| anyhow::anyhow!("HISTO_TOKEN is not valid UTF-8"))?;
-            Ok((Token::new(&value).context("HISTO_TOKEN")?, false))
-        }
-        (None, Some(path)) => {
-            let meta = std::fs::metadata(path).with_context(|| format!("cannot read token file {}", path.display()))?;
-            if meta.len() > 4096 {
-                bail!("token file {} is {} bytes; a token is a short line", path.display(), meta.len());
-            }
-            let text =
-                std::fs::read_to_string(path).with_context(|| format!("cannot read token file {}", path.display()))?;
-            Ok((Token::new(&text).with_context(|| format!("token file {}", path.display()))?, false))
-        }
-        (None, None) => Ok((Token::generate().context("cannot generate a token")?, true)),
+        config.metrics_listen = self.metrics_listen;
+        config
     }
 }
 
@@ -173,30 +163,13 @@ pub async fn run(args: Args) -> Result<()> {
     let admission = Admission { max_running: args.max_running.max(1), max_waiting: args.max_queued };
     let cluster =
         Cluster::embedded(workers, admission, histo_server::logged_bus()).context("cannot start the workers")?;
-    let (config, generated) = args.server.config(cluster)?;
-    run_server(args.listen, config, generated, "serve").await
+    let (token, generated) = args.server.token_or_new()?;
+    run_server(args.listen, args.server.config(cluster, token), generated, "serve").await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn token_sources() {
-        let dir = std::env::temp_dir().join(format!("histo-token-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("token");
-        std::fs::write(&file, "from-file\n").unwrap();
-        let (t, generated) = token(None, Some(&file)).unwrap();
-        assert!(t.matches("from-file") && !generated);
-        let (t, generated) = token(Some("from-env".into()), None).unwrap();
-        assert!(t.matches("from-env") && !generated);
-        assert!(token(Some("x".into()), Some(&file)).is_err());
-        assert!(token(Some("".into()), None).is_err());
-        assert!(token(None, Some(&dir.join("missing"))).is_err());
-        assert!(token(None, None).unwrap().1);
-        std::fs::remove_dir_all(dir).unwrap();
-    }
 
     #[test]
     fn urls_name_a_reachable_host() {

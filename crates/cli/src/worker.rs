@@ -10,6 +10,7 @@ use histo_cluster::worker::{DEFAULT_HELD_BYTES, WorkerCore};
 use histo_cluster::{Role, ZooKeeper, rpc};
 
 use crate::shutdown;
+use crate::token_args::TokenArgs;
 use crate::zk_args::ZkArgs;
 
 /// Arguments of `histo worker`.
@@ -39,11 +40,17 @@ pub struct Args {
     /// Most bytes of strips kept between map and apply.
     #[arg(long, env = "HISTO_MAX_HELD_BYTES", default_value_t = DEFAULT_HELD_BYTES)]
     max_held_bytes: usize,
+
+    /// The cluster's token: with one, the RPC refuses calls that do not
+    /// present it (masters and `equalize --zk` present theirs).
+    #[command(flatten)]
+    token: TokenArgs,
 }
 
 /// Runs `histo worker` until SIGINT/SIGTERM.
 pub async fn run(args: Args) -> Result<()> {
     let config = args.zk.required("worker")?;
+    let token = args.token.read()?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -67,7 +74,7 @@ pub async fn run(args: Args) -> Result<()> {
     )
     .await?;
     println!("histo worker {id} listening on {local}, advertised as {address}, {slots} slots");
-    rpc::serve(listener, core, shutdown::signal()).await.context("worker RPC failed")?;
+    rpc::serve(listener, core, token, shutdown::signal()).await.context("worker RPC failed")?;
     zk.close().await;
     Ok(())
 }

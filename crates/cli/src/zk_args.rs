@@ -39,6 +39,7 @@ impl ZkArgs {
             root: self.zk_root.clone(),
             session_timeout: self.zk_session_timeout,
             auth: self.zk_auth.clone(),
+            rpc_token: None,
         }))
     }
 

@@ -23,8 +23,10 @@ mod link;
 pub mod member;
 mod record;
 pub mod rpc;
+mod rpc_auth;
 mod scheduler;
 mod task;
+pub mod token;
 pub mod worker;
 
 pub use cluster::{Admission, Cluster, ClusterSnapshot, JobOutput, JobSpec, Written};

@@ -12,6 +12,7 @@ use crate::member::WorkerInfo;
 use crate::record::JobId;
 use crate::rpc::RemoteWorker;
 use crate::task::{Applied, ApplyTask, MapTask, TaskError};
+use crate::token::Token;
 use crate::worker::WorkerCore;
 
 enum Transport {
@@ -38,9 +39,10 @@ impl WorkerLink {
         }
     }
 
-    /// A link to a remote worker, connected on first use.
-    pub fn remote(info: WorkerInfo) -> Result<Self, TaskError> {
-        let client = RemoteWorker::new(&info.address)?;
+    /// A link to a remote worker, connected on first use, presenting the
+    /// cluster's `token` on every call.
+    pub fn remote(info: WorkerInfo, token: Option<&Token>) -> Result<Self, TaskError> {
+        let client = RemoteWorker::new(&info.address, token)?;
         Ok(WorkerLink {
             info,
             transport: Transport::Remote(client),

@@ -3,7 +3,8 @@
 //!
 //! Task errors travel as gRPC status codes: `RESOURCE_EXHAUSTED` (busy,
 //! retry), `FAILED_PRECONDITION` (strip not held, resend), `INVALID_ARGUMENT`
-//! (bad task); anything else means "this worker is unusable now".
+//! (bad task); anything else means "this worker is unusable now". Calls
+//! carry the cluster's token where there is one ([`crate::rpc_auth`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,11 +12,14 @@ use std::time::Duration;
 use histo_codec::png::{EncodedStrip, Settings};
 use histo_core::plan::Histograms;
 use histo_core::strips::Strip;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint, Server};
 use tonic::{Request, Response, Status};
 
 use crate::record::JobId;
+use crate::rpc_auth::{PresentToken, RequireToken};
 use crate::task::{self, Applied, ApplyTask, MapTask, OutputKind, PlanSpec, StripData, StripOutput, TaskError};
+use crate::token::Token;
 use crate::worker::WorkerCore;
 
 /// Generated protocol types.
@@ -174,17 +178,22 @@ impl Worker for WorkerService {
 }
 
 /// Serves `core` on `listener` (with the standard gRPC health service)
-/// until `shutdown` resolves.
+/// until `shutdown` resolves; with a `token`, only calls that present it.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     core: Arc<WorkerCore>,
+    token: Option<Token>,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
+    if token.is_none() {
+        tracing::warn!("no cluster token (HISTO_TOKEN or --token-file): this worker's RPC is unauthenticated");
+    }
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_serving::<WorkerServer<WorkerService>>().await;
     let service = WorkerServer::new(WorkerService { core })
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE);
+    let service = InterceptedService::new(service, RequireToken(token));
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     Server::builder()
         .initial_stream_window_size(STREAM_WINDOW)
@@ -217,12 +226,13 @@ pub async fn is_serving(address: &str, timeout: Duration) -> Result<bool, TaskEr
 /// A master's connection to one remote worker.
 #[derive(Clone)]
 pub struct RemoteWorker {
-    client: WorkerClient<Channel>,
+    client: WorkerClient<InterceptedService<Channel, PresentToken>>,
 }
 
 impl RemoteWorker {
-    /// A lazily connected client for the worker at `address` (`host:port`).
-    pub fn new(address: &str) -> Result<Self, TaskError> {
+    /// A lazily connected client for the worker at `address` (`host:port`),
+    /// presenting `token` on every call.
+    pub fn new(address: &str, token: Option<&Token>) -> Result<Self, TaskError> {
         let endpoint = Endpoint::from_shared(format!("http://{address}"))
             .map_err(|e| TaskError::Invalid(format!("bad worker address '{address}': {e}")))?
             .connect_timeout(Duration::from_secs(2))
@@ -232,7 +242,7 @@ impl RemoteWorker {
             .max_frame_size(MAX_FRAME)
             .http2_keep_alive_interval(Duration::from_secs(5))
             .keep_alive_timeout(Duration::from_secs(5));
-        let client = WorkerClient::new(endpoint.connect_lazy())
+        let client = WorkerClient::with_interceptor(endpoint.connect_lazy(), PresentToken::new(token))
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE);
         Ok(RemoteWorker { client })

@@ -1,16 +1,12 @@
 //! The API token and the middleware that demands it.
 //!
-//! Protected routes need `Authorization: Bearer <token>`. The comparison is
-//! constant-time ([`subtle`]); a missing or wrong token is a 401 with
+//! Protected routes need `Authorization: Bearer <token>`, the cluster's
+//! [`Token`], compared in constant time; a missing or wrong token is a 401 with
 //! `WWW-Authenticate: Bearer`, a `security` event and a strike for the
 //! client in the [`FailureLimiter`](crate::rate_limit::FailureLimiter); a
-//! client with too many strikes gets 429 until its window ends. The token
-//! itself is never logged, published or exported: [`Token`]'s `Debug` hides
-//! it, and only [`Token::expose`] reveals it (for the one-time dashboard URL).
+//! client with too many strikes gets 429 until its window ends.
 
-use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, header};
@@ -18,66 +14,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use histo_cluster::Event;
 use histo_cluster::events::SecurityKind;
-use subtle::ConstantTimeEq;
+pub use histo_cluster::token::{Token, TokenError};
 
 use crate::AppState;
 use crate::errors::ApiError;
-
-/// Why a token was refused at start-up.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum TokenError {
-    /// Empty (or only whitespace).
-    #[error("the API token is empty")]
-    Empty,
-    /// Contains whitespace or control characters, which a header cannot carry.
-    #[error("the API token contains whitespace or control characters")]
-    BadCharacters,
-}
-
-/// The shared secret clients present as a bearer token.
-#[derive(Clone)]
-pub struct Token(Arc<str>);
-
-impl Token {
-    /// A token from configuration (surrounding whitespace, such as a file's
-    /// final newline, is trimmed).
-    pub fn new(value: &str) -> Result<Token, TokenError> {
-        let value = value.trim();
-        if value.is_empty() {
-            return Err(TokenError::Empty);
-        }
-        if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(TokenError::BadCharacters);
-        }
-        Ok(Token(value.into()))
-    }
-
-    /// A fresh random token: 32 bytes from the OS, as 64 hex digits.
-    pub fn generate() -> std::io::Result<Token> {
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
-        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        Ok(Token(hex.into()))
-    }
-
-    /// Whether `candidate` is this token, in time independent of where they
-    /// differ (only a length mismatch returns early; the length of a token
-    /// is not its secret).
-    pub fn matches(&self, candidate: &str) -> bool {
-        self.0.as_bytes().ct_eq(candidate.as_bytes()).into()
-    }
-
-    /// The token itself. Only for telling it to the operator, once.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Token(<redacted>)")
-    }
-}
 
 /// The bearer token of a request, if it has exactly one `Authorization`
 /// header and that is `Bearer <token>` (the scheme in any case). Two

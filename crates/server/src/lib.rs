@@ -23,6 +23,7 @@ mod server;
 pub mod socket;
 pub mod wording;
 
+use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,6 +69,9 @@ pub struct AppConfig {
     pub max_connections: usize,
     /// PNG compression of the answers.
     pub png: png::Settings,
+    /// Where `/metrics` is served instead of the API's port, if apart (so
+    /// that a network policy can open it to the monitoring system only).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl AppConfig {
@@ -81,6 +85,7 @@ impl AppConfig {
             request_timeout: Duration::from_secs(30),
             max_connections: 1024,
             png: SERVE_PNG,
+            metrics_listen: None,
         }
     }
 }
@@ -95,6 +100,7 @@ impl std::fmt::Debug for AppConfig {
             .field("request_timeout", &self.request_timeout)
             .field("max_connections", &self.max_connections)
             .field("png", &self.png)
+            .field("metrics_listen", &self.metrics_listen)
             .finish()
     }
 }
@@ -145,13 +151,23 @@ impl AppState {
 }
 
 /// The whole application: routes, the Socket.IO layer, security headers,
-/// request tracing. The [`SocketIo`] handle closes client sessions at
+/// request tracing; and, when metrics are served apart, their own router
+/// over the same state. The [`SocketIo`] handle closes client sessions at
 /// shutdown.
-pub fn router(config: &AppConfig) -> (Router, SocketIo) {
+pub fn router(config: &AppConfig) -> (Router, Option<Router>, SocketIo) {
     let state = AppState::new(config);
+    let metrics = config.metrics_listen.map(|_| {
+        Router::new()
+            .route(routes::METRICS, axum::routing::get(routes::ops::metrics))
+            .fallback(|| async { errors::ApiError::not_found("only /metrics is served here") })
+            .with_state(state.clone())
+    });
     let mut public = Router::new();
     let mut protected = Router::new();
     for (route, handler) in routes::table() {
+        if metrics.is_some() && route.path == routes::METRICS {
+            continue;
+        }
         if route.auth {
             protected = protected.route(route.path, handler);
         } else {
@@ -172,7 +188,7 @@ pub fn router(config: &AppConfig) -> (Router, SocketIo) {
         .layer(header(header::X_FRAME_OPTIONS, "DENY"))
         .layer(header(header::REFERRER_POLICY, "no-referrer"))
         .layer(TraceLayer::new_for_http().make_span_with(request_span));
-    (router, io)
+    (router, metrics, io)
 }
 
 /// The span every request is logged in: its method and path, never its

@@ -37,7 +37,16 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let local = listener.local_addr().context("listener has no address")?;
-    let (app, io) = router(&config);
+    let (app, metrics, io) = router(&config);
+    let metrics = match (config.metrics_listen, metrics) {
+        (Some(addr), Some(metrics)) => {
+            let listener =
+                TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} for metrics"))?;
+            tracing::info!(addr = %listener.local_addr()?, "serving /metrics apart");
+            Some(tokio::spawn(async move { axum::serve(listener, metrics).await }))
+        }
+        _ => None,
+    };
     let header_timeout = config.request_timeout.min(HEADER_TIMEOUT);
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(header_timeout);
@@ -98,6 +107,9 @@ pub async fn serve(
     }
     tracing::info!("shutting down: closing dashboard sessions, finishing requests");
     drop(listener);
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     io.close().await;
     if tokio::time::timeout(DRAIN, graceful.shutdown()).await.is_err() {
         tracing::warn!("requests still running after {}s; stopping anyway", DRAIN.as_secs());

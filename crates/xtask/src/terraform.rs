@@ -113,6 +113,13 @@ pub fn replay(r: &mut Replay) -> anyhow::Result<()> {
             r.push(Phase::Terraform, &module_main, format!("module.{name}: + {address}{count}{details}"));
         }
     }
+    if provider == "own" {
+        r.push(
+            Phase::Terraform,
+            VARIABLES,
+            "servers: your own (var.own_servers), installed over PXE by the Tinkerbell workflow below; nothing rented",
+        );
+    }
     for resource in blocks(&main, "resource") {
         let address = format!("{}.{}", label(resource, 0), label(resource, 1));
         let target = attr(resource.body(), "filename").map(|f| {

@@ -203,9 +203,16 @@ impl Cluster {
         self.inner.jobs.get(id)
     }
 
-    /// Whether jobs can run now: the coordinator is usable and knows a worker.
+    /// Whether this master can take work: its coordinator is usable. No
+    /// worker is a degraded state, not unreadiness: the master keeps
+    /// serving its dashboard through the outages it exists to show.
     pub fn is_ready(&self) -> bool {
-        self.inner.coordinator.state().is_usable() && !self.inner.coordinator.workers().is_empty()
+        self.inner.coordinator.state().is_usable()
+    }
+
+    /// Whether jobs would find no worker now.
+    pub fn is_degraded(&self) -> bool {
+        self.inner.coordinator.workers().is_empty()
     }
 
     /// Whether this master leads the cluster.

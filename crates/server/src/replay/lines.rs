@@ -7,23 +7,13 @@ use super::Line;
 pub static LINES: &[Line] = &[
     Line {
         phase: "terraform",
-        message: "terraform init: providers equinix/equinix ~> 2.0, phoenixnap/pnap ~> 0.24, hashicorp/local ~> 2.5",
+        message: "terraform init: providers phoenixnap/pnap ~> 0.24, hashicorp/local ~> 2.5",
         source: "deploy/terraform/versions.tf",
     },
     Line {
         phase: "terraform",
-        message: "variables: server_provider = \"equinix-metal\", node_count = 3, cluster_name = \"histo\"",
+        message: "variables: server_provider = \"own\", node_count = 3, cluster_name = \"histo\"",
         source: "deploy/terraform/variables.tf",
-    },
-    Line {
-        phase: "terraform",
-        message: "module.equinix_metal: + equinix_metal_project_ssh_key.operator",
-        source: "deploy/terraform/modules/equinix-metal/main.tf",
-    },
-    Line {
-        phase: "terraform",
-        message: "module.equinix_metal: + equinix_metal_device.histo_node × 3 (plan c3.small.x86, metro ny, operating_system ubuntu_22_04, billing_cycle hourly)",
-        source: "deploy/terraform/modules/equinix-metal/main.tf",
     },
     Line {
         phase: "terraform",
@@ -32,12 +22,17 @@ pub static LINES: &[Line] = &[
     },
     Line {
         phase: "terraform",
+        message: "servers: your own (var.own_servers), installed over PXE by the Tinkerbell workflow below; nothing rented",
+        source: "deploy/terraform/variables.tf",
+    },
+    Line {
+        phase: "terraform",
         message: "+ local_file.ansible_inventory -> ../ansible/inventory/hosts.ini",
         source: "deploy/terraform/main.tf",
     },
     Line {
         phase: "terraform",
-        message: "Plan: 5 to add, 0 to change, 0 to destroy",
+        message: "Plan: 1 to add, 0 to change, 0 to destroy",
         source: "deploy/terraform/main.tf",
     },
     Line {
@@ -62,27 +57,27 @@ pub static LINES: &[Line] = &[
     },
     Line {
         phase: "tinkerbell",
-        message: "template ubuntu-2204-nvme: action stream-ubuntu-2204-image (quay.io/tinkerbell-actions/image2disk:v1.0.0)",
+        message: "template ubuntu-2204-nvme: action stream-ubuntu-2204-image (quay.io/tinkerbell/actions/image2disk:latest)",
         source: "deploy/tinkerbell/template.yaml",
     },
     Line {
         phase: "tinkerbell",
-        message: "template ubuntu-2204-nvme: action write-netplan (quay.io/tinkerbell-actions/writefile:v1.0.0)",
+        message: "template ubuntu-2204-nvme: action write-netplan (quay.io/tinkerbell/actions/writefile:latest)",
         source: "deploy/tinkerbell/template.yaml",
     },
     Line {
         phase: "tinkerbell",
-        message: "template ubuntu-2204-nvme: action write-cloud-init-datasource (quay.io/tinkerbell-actions/writefile:v1.0.0)",
+        message: "template ubuntu-2204-nvme: action write-cloud-init-datasource (quay.io/tinkerbell/actions/writefile:latest)",
         source: "deploy/tinkerbell/template.yaml",
     },
     Line {
         phase: "tinkerbell",
-        message: "template ubuntu-2204-nvme: action write-cloud-init-ds-identify (quay.io/tinkerbell-actions/writefile:v1.0.0)",
+        message: "template ubuntu-2204-nvme: action write-cloud-init-ds-identify (quay.io/tinkerbell/actions/writefile:latest)",
         source: "deploy/tinkerbell/template.yaml",
     },
     Line {
         phase: "tinkerbell",
-        message: "template ubuntu-2204-nvme: action kexec-into-ubuntu (quay.io/tinkerbell-actions/kexec:v1.0.0)",
+        message: "template ubuntu-2204-nvme: action kexec-into-ubuntu (quay.io/tinkerbell/actions/kexec:latest)",
         source: "deploy/tinkerbell/template.yaml",
     },
     Line {
@@ -127,7 +122,7 @@ pub static LINES: &[Line] = &[
     },
     Line {
         phase: "ansible",
-        message: "role control_plane (12 tasks): Create the directory for cluster manifests · Write the kubeadm configuration · Initialise the control plane (kubeadm init) · Create the .kube directo…",
+        message: "role control_plane (13 tasks): Create the directory for cluster manifests · Write the kubeadm configuration · Initialise the control plane (kubeadm init) · Create the .kube directo…",
         source: "deploy/ansible/roles/control_plane/tasks/main.yml",
     },
     Line {
@@ -157,17 +152,22 @@ pub static LINES: &[Line] = &[
     },
     Line {
         phase: "kubernetes",
-        message: "Initialise the control plane (kubeadm init): Kubernetes v1.31.4, pod network 10.244.0.0/16, service network 10.96.0.0/12",
+        message: "Initialise the control plane (kubeadm init): Kubernetes v1.35.9, pod network 10.244.0.0/16, service network 10.96.0.0/12",
         source: "deploy/ansible/roles/control_plane/tasks/main.yml",
     },
     Line {
         phase: "kubernetes",
-        message: "Install the Tigera operator (Calico CNI): Calico v3.29.1",
+        message: "Install the Calico CRDs of the Tigera operator: Calico v3.32.4",
         source: "deploy/ansible/roles/control_plane/tasks/main.yml",
     },
     Line {
         phase: "kubernetes",
-        message: "Configure Calico: Calico v3.29.1",
+        message: "Install the Tigera operator (Calico CNI): Calico v3.32.4",
+        source: "deploy/ansible/roles/control_plane/tasks/main.yml",
+    },
+    Line {
+        phase: "kubernetes",
+        message: "Configure Calico: Calico v3.32.4",
         source: "deploy/ansible/roles/control_plane/tasks/main.yml",
     },
     Line {
@@ -187,7 +187,7 @@ pub static LINES: &[Line] = &[
     },
     Line {
         phase: "kubernetes",
-        message: "Install metrics-server v0.7.2",
+        message: "Install metrics-server v0.8.1",
         source: "deploy/ansible/roles/cluster_addons/tasks/main.yml",
     },
     Line {
@@ -197,7 +197,7 @@ pub static LINES: &[Line] = &[
     },
     Line {
         phase: "kubernetes",
-        message: "Install ArgoCD v2.13.3",
+        message: "Install ArgoCD v3.5.8",
         source: "deploy/ansible/roles/cluster_addons/tasks/main.yml",
     },
     Line {
@@ -257,6 +257,11 @@ pub static LINES: &[Line] = &[
     },
     Line {
         phase: "argocd",
+        message: "sync Service/histo-metrics: Synced",
+        source: "k8s/base/app.yaml",
+    },
+    Line {
+        phase: "argocd",
         message: "sync Deployment/histo-master: Synced",
         source: "k8s/base/app.yaml",
     },
@@ -287,7 +292,7 @@ pub static LINES: &[Line] = &[
     },
     Line {
         phase: "argocd",
-        message: "Sync complete: 18 objects Synced, application Healthy",
+        message: "Sync complete: 19 objects Synced, application Healthy",
         source: "deploy/gitops/argocd-app.yaml",
     },
 ];

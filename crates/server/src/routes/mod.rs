@@ -22,6 +22,9 @@ pub struct Route {
     pub auth: bool,
 }
 
+/// The metrics route, which may be served on a port of its own.
+pub const METRICS: &str = "/metrics";
+
 /// Every route with its handler.
 pub fn table() -> Vec<(Route, MethodRouter<AppState>)> {
     let route = |method: Method, path, auth| Route { method, path, auth };
@@ -33,7 +36,7 @@ pub fn table() -> Vec<(Route, MethodRouter<AppState>)> {
         (route(Method::GET, "/api/cluster", true), get(api::cluster)),
         (route(Method::GET, "/healthz", false), get(ops::healthz)),
         (route(Method::GET, "/readyz", false), get(ops::readyz)),
-        (route(Method::GET, "/metrics", false), get(ops::metrics)),
+        (route(Method::GET, METRICS, false), get(ops::metrics)),
         (route(Method::GET, "/openapi.json", false), get(openapi::handler)),
         (route(Method::GET, "/", false), get(assets::index)),
         (route(Method::GET, "/assets/{file}", false), get(assets::file)),

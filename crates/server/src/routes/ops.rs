@@ -11,17 +11,21 @@ use serde_json::json;
 use crate::AppState;
 use crate::errors::{ApiError, RETRY_AFTER_BUSY};
 
-/// `GET /healthz`: the process serves requests.
-pub async fn healthz() -> impl IntoResponse {
-    Json(json!({"status": "ok"}))
+/// `GET /healthz`: the process serves requests (always 200 while it does);
+/// `status` is `degraded` while no worker is known, with the details.
+pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    let snapshot = state.cluster.snapshot();
+    let status = if state.cluster.is_degraded() { "degraded" } else { "ok" };
+    Json(json!({"status": status, "coordinator": snapshot.state, "workers": snapshot.workers.len()}))
 }
 
-/// `GET /readyz`: jobs can run now (coordinator usable, workers present).
+/// `GET /readyz`: this master can take work (its coordinator is usable);
+/// missing workers make it degraded (`/healthz`), not unready.
 pub async fn readyz(State(state): State<AppState>) -> Response {
     if state.cluster.is_ready() {
         Json(json!({"status": "ready"})).into_response()
     } else {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "no workers or coordinator unavailable")
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "the coordinator is not usable")
             .retry_after(RETRY_AFTER_BUSY)
             .into_response()
     }

@@ -1,5 +1,5 @@
 # phoenixNAP Bare Metal Cloud servers for histo: a live bare-metal provider
-# with the same module interface as modules/equinix-metal.
+# with the server-module interface described in ../../README.md.
 
 resource "pnap_server" "histo_node" {
   count = var.node_count

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::token::Token;
+
 /// Job summaries the leader keeps under `/jobs`.
 pub const JOBS_RETAINED: usize = 500;
 
@@ -18,6 +20,9 @@ pub struct ZkConfig {
     /// Digest credentials `user:password`; when set, every node created is
     /// readable and writable by that identity only.
     pub auth: Option<String>,
+    /// The cluster's token, presented to workers' RPC (masters and
+    /// `histo equalize --zk`); workers that have it demand it.
+    pub rpc_token: Option<Token>,
 }
 
 /// What this process is in the cluster.

@@ -57,11 +57,11 @@ impl ZooKeeper {
             version: node.version,
             started: node.started,
         };
-        match WorkerLink::remote(info.clone()) {
+        match WorkerLink::remote(info.clone(), self.config.rpc_token.as_ref()) {
             Ok(link) => Arc::new(link),
             Err(e) => {
                 tracing::warn!(worker = %info.id, "{e}");
-                Arc::new(WorkerLink::remote(WorkerInfo { address: "0.0.0.0:1".into(), ..info }).expect("valid"))
+                Arc::new(WorkerLink::remote(WorkerInfo { address: "0.0.0.0:1".into(), ..info }, None).expect("valid"))
             }
         }
     }

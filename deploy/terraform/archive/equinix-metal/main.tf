@@ -1,6 +1,6 @@
-# Equinix Metal servers for histo (the seed's provider; Equinix Metal was
-# sunset on 2026-06-30, kept here as the reference implementation of the
-# server-module interface).
+# ARCHIVED: Equinix Metal servers for histo (the seed's provider). Equinix
+# Metal shut down on 2026-06-30; the root module no longer calls this module.
+# See README.md beside this file for why it is kept and how to re-enable it.
 
 resource "equinix_metal_project_ssh_key" "operator" {
   name       = "${var.name_prefix}-operator"
