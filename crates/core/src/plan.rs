@@ -375,8 +375,8 @@ impl Plan {
         // The usual colour job: one pass per pixel, the channel count known
         // to the compiler.
         match (&self.grid, self.target, channels) {
-            (None, Target::Luma, 3) => return apply_luma::<T, 3>(samples, luts),
-            (None, Target::Luma, 4) => return apply_luma::<T, 4>(samples, luts),
+            (None, Target::Luma, 3) => return color::apply_luma::<T, 3>(samples, luts),
+            (None, Target::Luma, 4) => return color::apply_luma::<T, 4>(samples, luts),
             _ => {}
         }
         let width = self.width as usize;
@@ -413,49 +413,12 @@ impl Plan {
         let channels = self.layout.channels();
         match self.target {
             // Colour layouts only: RGB or RGBA, the count known to the compiler.
-            Target::Luma if channels == 3 => luma_row::<T, 3>(row, values),
-            Target::Luma => luma_row::<T, 4>(row, values),
+            Target::Luma if channels == 3 => color::luma_row::<T, 3>(row, values),
+            Target::Luma => color::luma_row::<T, 4>(row, values),
             Target::Gray | Target::Channels => {
                 row.chunks_exact(channels).zip(values).for_each(|(px, v)| *v = px[plane]);
             }
         }
-    }
-}
-
-/// The luma of each `C`-channel pixel of a row.
-fn luma_row<T: Sample, const C: usize>(row: &[T], values: &mut [T]) {
-    for (px, v) in row.chunks_exact(C).zip(values) {
-        *v = color::luma(px[0], px[1], px[2]);
-    }
-}
-
-/// Equalizes the luma of `C`-channel pixels in place with one table, chroma
-/// (and alpha) kept: the same sums as the tiled path, without its buffers.
-/// Pixels go in groups, the conversions and the table look-ups in separate
-/// loops: the conversions then vectorize (their clamps become min/max
-/// instructions instead of mispredicted branches), about 3x faster.
-fn apply_luma<T: Sample, const C: usize>(samples: &mut [T], lut: &[T]) {
-    const GROUP: usize = 16;
-    let lut = &lut[..T::LEVELS]; // every level has an entry: no bounds checks below
-    let (mut luma, mut cr, mut cb) = ([T::default(); GROUP], [T::default(); GROUP], [T::default(); GROUP]);
-    let mut groups = samples.chunks_exact_mut(C * GROUP);
-    for group in &mut groups {
-        for (i, px) in group.chunks_exact(C).enumerate() {
-            luma[i] = color::luma(px[0], px[1], px[2]);
-        }
-        for (i, px) in group.chunks_exact(C).enumerate() {
-            (cr[i], cb[i]) = color::chroma(px[0], luma[i], px[2]);
-        }
-        for y in &mut luma {
-            *y = lut[y.index()];
-        }
-        for (i, px) in group.chunks_exact_mut(C).enumerate() {
-            (px[0], px[1], px[2]) = color::from_ycrcb(luma[i], cr[i], cb[i]);
-        }
-    }
-    for px in groups.into_remainder().chunks_exact_mut(C) {
-        let (y, cr, cb) = color::to_ycrcb(px[0], px[1], px[2]);
-        (px[0], px[1], px[2]) = color::from_ycrcb(lut[y.index()], cr, cb);
     }
 }
 
@@ -508,8 +471,8 @@ mod tests {
         let lut: Vec<T> = (0..T::LEVELS).rev().map(|v| T::from_u32(v as u32)).collect();
         let mut fast = original.clone();
         match channels {
-            3 => apply_luma::<T, 3>(&mut fast, &lut),
-            _ => apply_luma::<T, 4>(&mut fast, &lut),
+            3 => color::apply_luma::<T, 3>(&mut fast, &lut),
+            _ => color::apply_luma::<T, 4>(&mut fast, &lut),
         }
         for (px, got) in original.chunks_exact(channels).zip(fast.chunks_exact(channels)) {
             let (y, cr, cb) = color::to_ycrcb(px[0], px[1], px[2]);
