@@ -5,13 +5,14 @@ on-premises install meets (a worker killed mid-job, a master cut off from
 ZooKeeper, a ZooKeeper member stopped, the whole topology restarted)."""
 
 import hashlib
+import os
 import re
 import subprocess
 import threading
 import time
 
 import requests
-from conftest import SESSION_TIMEOUT_S
+from conftest import ROOT, SESSION_TIMEOUT_S
 
 from support import events
 from support.events import is_ok, observed
@@ -19,6 +20,13 @@ from support.images import low_contrast_gray, png_bytes
 
 # The masters answer with `histo serve`/`master`'s PNG settings.
 MASTER_PNG_FLAGS = ["--png-level", "1"]
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
 
 
 def digest(data: bytes) -> str:
@@ -135,6 +143,40 @@ def test_a_master_cut_off_zookeeper_is_suspended_then_lost_and_recovers(topology
     finally:
         client.disconnect()
     topology.wait_whole()
+
+
+def zk_children(topology, path: str) -> list[str]:
+    """The children of a znode, read inside a member with Debian's zkCli."""
+    out = topology.docker("exec", topology.container("zk2"), "/usr/share/zookeeper/bin/zkCli.sh",
+                          "-server", "127.0.0.1:2181", "ls", path).stdout
+    listed = [line for line in out.splitlines() if line.startswith("[")]
+    return [c.strip() for c in listed[-1].strip("[]").split(",") if c.strip()] if listed else []
+
+
+def test_zookeeper_is_backed_up_and_restored_with_restic(topology, tmp_path):
+    """scripts/zk-backup against this topology: a job's summary znode,
+    backed up, deleted, then back after a restore of all three members."""
+    env = {**os.environ, "HISTO_COMPOSE_PROJECT": topology.project,
+           "RESTIC_REPOSITORY": str(tmp_path / "repository"), "RESTIC_PASSWORD_FILE": str(tmp_path / "password")}
+    (tmp_path / "password").write_text("zk-backup-test-password")
+    job = topology.upload(image(400, seed=9)).headers["X-Histo-Job-Id"]
+    wait_for(lambda: job in zk_children(topology, "/histo/jobs"), 30, "the job's summary in ZooKeeper")
+
+    def zk_backup(*args):
+        proc = subprocess.run([ROOT / "scripts" / "zk-backup", *args], env=env, capture_output=True, text=True,
+                              timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    assert "backed up" in zk_backup("backup")
+    topology.docker("exec", topology.container("zk2"), "/usr/share/zookeeper/bin/zkCli.sh",
+                    "-server", "127.0.0.1:2181", "delete", f"/histo/jobs/{job}")
+    assert job not in zk_children(topology, "/histo/jobs")
+    assert "restored" in zk_backup("restore")
+    topology.wait_healthy()
+    assert job in zk_children(topology, "/histo/jobs"), "the summary is back"
+    topology.wait_whole(timeout=60)
+    assert topology.upload(image(300, seed=10)).status_code == 200, "and the cluster works on"
 
 
 def test_a_restarted_topology_keeps_no_stale_members(topology):

@@ -1,12 +1,19 @@
 """Rendered kustomize overlays: the invariants the deployment relies on.
 
 (Schema validation of the same output with kubernetes-validate --strict runs
-in scripts/validate-deploy.)"""
+in scripts/validate-deploy too; there, as here, only the kinds that have a
+hand-written schema in tests/deploy/schemas skip kubernetes-validate, and are
+checked against that schema instead.)"""
 from __future__ import annotations
 
+import jsonschema
 import pytest
+from jsonschema import Draft202012Validator
 
-from deploy_helpers import REPO, load_yaml_docs
+from deploy_helpers import REPO, SCHEMAS, load_schema, load_yaml_docs
+
+KUBERNETES_VERSION = "1.35.0"
+INGRESS = REPO / "k8s" / "components" / "ingress"
 
 POD_KINDS = {"Deployment", "StatefulSet"}
 
@@ -131,33 +138,54 @@ ZK = {"app.kubernetes.io/name": "zookeeper"}
 MASTER = {"app.kubernetes.io/name": "histo", "app.kubernetes.io/component": "master"}
 WORKER = {"app.kubernetes.io/name": "histo", "app.kubernetes.io/component": "worker"}
 OTHER = {"app.kubernetes.io/name": "something-else"}
+# The ingress-nginx controller's pods, as its upstream manifest labels them.
+INGRESS_CONTROLLER = {"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller"}
+HISTO_NS = "histo"
 
 
-def _permits(policies, pod_labels, port, peer_labels, direction="Ingress"):
-    """Does a policy let pods with `pod_labels` take (Ingress) or open
-    (Egress) TCP `port` from or to pods with `peer_labels` in the namespace?
-    Default deny: only a rule naming the port (or none) and selecting the
-    peer (or every peer) allows it."""
-    def selects(sel, labels):
-        return all(labels.get(k) == v for k, v in sel.get("matchLabels", {}).items())
+def _selects(sel, labels):
+    """A label selector (matchLabels only: histo uses no matchExpressions, and
+    refusing them keeps this evaluator from silently misreading one)."""
+    assert "matchExpressions" not in sel, sel
+    return all(labels.get(k) == v for k, v in sel.get("matchLabels", {}).items())
 
+
+def _peer_matches(peer, peer_labels, peer_ns, policy_ns):
+    """NetworkPolicy peer semantics: podSelector alone = pods of the policy's
+    namespace; namespaceSelector alone = every pod of the selected namespaces
+    (namespaces carry kubernetes.io/metadata.name); both in one peer = those
+    pods in those namespaces. ipBlock peers never select pods."""
+    if "ipBlock" in peer:
+        return False
+    if "namespaceSelector" in peer:
+        in_namespace = _selects(peer["namespaceSelector"], {"kubernetes.io/metadata.name": peer_ns})
+    else:
+        in_namespace = peer_ns == policy_ns
+    return in_namespace and _selects(peer.get("podSelector", {}), peer_labels)
+
+
+def _permits(policies, pod_labels, port, peer_labels, direction="Ingress", peer_ns=HISTO_NS):
+    """Does a policy let pods with `pod_labels` (in histo) take (Ingress) or
+    open (Egress) TCP `port` from or to pods with `peer_labels` in namespace
+    `peer_ns`? Default deny: only a rule naming the port (or none) and
+    selecting the peer (or every peer) allows it."""
     rules_key, peers_key = ("ingress", "from") if direction == "Ingress" else ("egress", "to")
     for p in policies:
-        if not selects(p["spec"]["podSelector"], pod_labels) or direction not in p["spec"]["policyTypes"]:
+        if not _selects(p["spec"]["podSelector"], pod_labels) or direction not in p["spec"]["policyTypes"]:
             continue
+        policy_ns = p["metadata"].get("namespace", HISTO_NS)
         for rule in p["spec"].get(rules_key, []):
             ports = {x["port"] for x in rule.get("ports", [])}
             if ports and port not in ports:
                 continue
             peers = rule.get(peers_key)
-            if peers is None or any("podSelector" in t and "namespaceSelector" not in t
-                                    and selects(t["podSelector"], peer_labels) for t in peers):
+            if peers is None or any(_peer_matches(t, peer_labels, peer_ns, policy_ns) for t in peers):
                 return True
     return False
 
 
-def _allowed(policies, pod_labels, port, peer_labels):
-    return _permits(policies, pod_labels, port, peer_labels, "Ingress")
+def _allowed(policies, pod_labels, port, peer_labels, peer_ns=HISTO_NS):
+    return _permits(policies, pod_labels, port, peer_labels, "Ingress", peer_ns)
 
 
 def _egress_allowed(policies, pod_labels, port, peer_labels):
@@ -195,8 +223,17 @@ def test_network_policies(overlay):
     assert _allowed(policies, worker, 7070, master)
     assert not _allowed(policies, worker, 7070, worker)
     assert not _allowed(policies, worker, 7070, other)
-    assert _allowed(policies, master, 8080, other)
+    # The API and dashboard: from the ingress controller only (port-forward
+    # bypasses NetworkPolicy; nothing in the cluster calls the masters).
+    assert _allowed(policies, master, 8080, INGRESS_CONTROLLER, peer_ns="ingress-nginx")
+    assert not _allowed(policies, master, 8080, other)
+    assert not _allowed(policies, master, 8080, worker) and not _allowed(policies, master, 8080, zk)
+    assert not _allowed(policies, master, 8080, INGRESS_CONTROLLER), "same labels, wrong namespace"
+    assert not _allowed(policies, master, 8080, other, peer_ns="ingress-nginx"), "not the controller"
+    assert not _allowed(policies, master, 8080, INGRESS_CONTROLLER, peer_ns="default")
+    assert not _allowed(policies, master, 9090, INGRESS_CONTROLLER, peer_ns="ingress-nginx")
     # Metrics are apart, and not for everyone.
+    assert _allowed(policies, master, 9090, other, peer_ns="monitoring")
     assert not _allowed(policies, master, 9090, other)
     assert not _allowed(policies, zk, 7000, other) and not _allowed(policies, zk, 7000, master)
 
@@ -225,12 +262,163 @@ def test_base_sources_exist():
         assert load_yaml_docs(base / name), name
 
 
-def test_rendered_objects_pass_strict_kubernetes_schema(overlay):
+def test_the_policy_evaluator_reads_peers_as_kubernetes_does():
+    # The evaluator itself, on known input, so the checks above cannot pass
+    # because it misreads a peer.
+    def policy(peer):
+        return [{"metadata": {"namespace": HISTO_NS},
+                 "spec": {"podSelector": {}, "policyTypes": ["Ingress"],
+                          "ingress": [{"from": [peer], "ports": [{"port": 80}]}]}}]
+
+    only_ns = policy({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "web"}}})
+    assert _allowed(only_ns, MASTER, 80, OTHER, peer_ns="web")
+    assert not _allowed(only_ns, MASTER, 80, OTHER)
+    assert not _allowed(only_ns, MASTER, 81, OTHER, peer_ns="web")
+    only_pods = policy({"podSelector": {"matchLabels": OTHER}})
+    assert _allowed(only_pods, MASTER, 80, OTHER)
+    assert not _allowed(only_pods, MASTER, 80, OTHER, peer_ns="web"), "podSelector alone: own namespace"
+    both = policy({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "web"}},
+                   "podSelector": {"matchLabels": OTHER}})
+    assert _allowed(both, MASTER, 80, OTHER, peer_ns="web")
+    assert not _allowed(both, MASTER, 80, WORKER, peer_ns="web")
+    assert not _allowed(both, MASTER, 80, OTHER)
+    every_ns = policy({"namespaceSelector": {}})
+    assert _allowed(every_ns, MASTER, 80, WORKER, peer_ns="anywhere")
+    assert not _allowed(policy({"ipBlock": {"cidr": "0.0.0.0/0"}}), MASTER, 80, OTHER)
+
+
+# --- Ingress and TLS (k8s/components/ingress, bare metal only) -------------
+
+def test_ingress_serves_the_masters_over_tls_only(overlay):
+    name, docs = overlay
+    objs = index(docs)
+    ingresses = [d for d in docs if d["kind"] == "Ingress"]
+    if name == "laptop":
+        assert not ingresses and not [d for d in docs if d["kind"] == "Issuer"], "laptop: port-forward only"
+        return
+    (ing,) = ingresses
+    spec, notes = ing["spec"], ing["metadata"]["annotations"]
+    assert spec["ingressClassName"] == "nginx"
+    (tls,) = spec["tls"]
+    hosts = [r["host"] for r in spec["rules"]]
+    assert hosts and set(hosts) == set(tls["hosts"]), "every host has the certificate"
+    # The certificate comes from a namespaced Issuer deployed beside it.
+    assert "cert-manager.io/cluster-issuer" not in notes
+    issuer = objs[("Issuer", notes["cert-manager.io/issuer"])]
+    assert issuer["metadata"]["namespace"] == ing["metadata"]["namespace"]
+    assert tls["secretName"]
+    # Every path reaches master-service on a port it has.
+    svc = objs[("Service", "master-service")]["spec"]
+    for rule in spec["rules"]:
+        for path in rule["http"]["paths"]:
+            backend = path["backend"]["service"]
+            assert backend["name"] == "master-service"
+            assert backend["port"]["number"] in {p["port"] for p in svc["ports"]}
+    # HTTP redirects to HTTPS; uploads up to the masters' limit; Socket.IO
+    # connections outlive the default 60 s and stay on one master.
+    assert notes["nginx.ingress.kubernetes.io/ssl-redirect"] == "true"
+    assert notes["nginx.ingress.kubernetes.io/force-ssl-redirect"] == "true"
+    assert notes["nginx.ingress.kubernetes.io/proxy-body-size"] == "65m"
+    for timeout in ("proxy-read-timeout", "proxy-send-timeout"):
+        assert int(notes[f"nginx.ingress.kubernetes.io/{timeout}"]) >= 3600, timeout
+    assert notes["nginx.ingress.kubernetes.io/affinity"] == "cookie"
+    assert notes["nginx.ingress.kubernetes.io/session-cookie-secure"] == "true"
+    # No snippet annotations (arbitrary nginx configuration, CVE-2021-25742).
+    assert not [k for k in notes if "snippet" in k]
+
+
+def test_the_acme_alternative_is_valid_and_lets_its_solver_in():
+    # Not in the component's resources by default (kustomization.yaml says
+    # why), so it is checked here on its own.
+    docs = load_yaml_docs(INGRESS / "issuer-letsencrypt.yaml")
+    kinds = {d["kind"]: d for d in docs}
+    assert set(kinds) == {"Issuer", "NetworkPolicy"}
+    validate_object(kinds["Issuer"])
+    validate_object(kinds["NetworkPolicy"])
+    acme = kinds["Issuer"]["spec"]["acme"]
+    assert acme["solvers"][0]["http01"]["ingress"]["ingressClassName"] == "nginx"
+    solver = {"acme.cert-manager.io/http01-solver": "true"}
+    policies = [kinds["NetworkPolicy"]]
+    assert _allowed(policies, solver, 8089, INGRESS_CONTROLLER, peer_ns="ingress-nginx")
+    assert not _allowed(policies, solver, 8089, OTHER)
+    assert not _allowed(policies, MASTER, 8089, INGRESS_CONTROLLER, peer_ns="ingress-nginx")
+    listed = load_yaml_docs(INGRESS / "kustomization.yaml")[0]["resources"]
+    assert "issuer-letsencrypt.yaml" not in listed
+
+
+# --- Schema validation of the rendered objects ------------------------------
+
+def hand_written_schemas() -> dict[tuple[str, str], str]:
+    """(apiVersion, kind) -> schema file, for each schema in tests/deploy/schemas
+    that pins both with `const`: the CRD kinds Kubernetes' own schemas lack."""
+    found = {}
+    for path in sorted(SCHEMAS.glob("*.schema.json")):
+        props = load_schema(path.name).get("properties", {})
+        api, kind = props.get("apiVersion", {}).get("const"), props.get("kind", {}).get("const")
+        if api and kind:
+            found[(api, kind)] = path.name
+    return found
+
+
+def validate_object(doc: dict) -> None:
+    """A kind with a hand-written schema against that schema; every other kind
+    against Kubernetes' own, strictly (unknown fields rejected). A kind with
+    neither fails (kubernetes_validate.SchemaNotFoundError)."""
     import kubernetes_validate
 
+    schema = hand_written_schemas().get((doc["apiVersion"], doc["kind"]))
+    if schema is None:
+        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+        return
+    validator = Draft202012Validator(load_schema(schema), format_checker=Draft202012Validator.FORMAT_CHECKER)
+    validator.validate(doc)
+
+
+def test_rendered_objects_pass_strict_kubernetes_schema(overlay):
     _, docs = overlay
     for d in docs:
-        kubernetes_validate.validate(d, "1.35.0", strict=True)
+        validate_object(d)
+
+
+def test_only_kinds_with_a_hand_written_schema_skip_kubernetes_validate():
+    import kubernetes_validate
+
+    assert set(hand_written_schemas()) == {
+        ("argoproj.io/v1alpha1", "Application"),
+        ("cert-manager.io/v1", "Issuer"),
+        ("monitoring.coreos.com/v1", "ServiceMonitor"),
+        ("tinkerbell.org/v1alpha1", "Hardware"),
+        ("tinkerbell.org/v1alpha1", "Template"),
+        ("tinkerbell.org/v1alpha1", "Workflow"),
+    }
+    # A CRD kind without a schema of its own is not waved through.
+    certificate = {"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+                   "metadata": {"name": "histo-tls", "namespace": "histo"}, "spec": {"secretName": "histo-tls"}}
+    with pytest.raises(kubernetes_validate.SchemaNotFoundError):
+        validate_object(certificate)
+
+
+def test_issuer_schema_rejects_a_typo(overlay):
+    import copy
+
+    name, docs = overlay
+    issuers = [d for d in docs if d["kind"] == "Issuer"]
+    if name == "laptop":
+        assert not issuers
+        return
+    issuer = copy.deepcopy(issuers[0])
+    validate_object(issuer)
+    issuer["spec"]["selfsigned"] = issuer["spec"].pop("selfSigned")
+    with pytest.raises(jsonschema.ValidationError):
+        validate_object(issuer)
+    acme = load_yaml_docs(INGRESS / "issuer-letsencrypt.yaml")[0]
+    acme["spec"]["acme"]["solvers"][0]["http01"]["ingress"]["ingressClass"] = "nginx"
+    with pytest.raises(jsonschema.ValidationError):
+        validate_object(acme)
+    both = copy.deepcopy(issuers[0])
+    both["spec"]["ca"] = {"secretName": "histo-ca"}
+    with pytest.raises(jsonschema.ValidationError):
+        validate_object(both)
 
 
 def test_strict_schema_validation_is_not_a_no_op(overlay):
@@ -242,4 +430,4 @@ def test_strict_schema_validation_is_not_a_no_op(overlay):
     master = copy.deepcopy(next(d for d in docs if d["metadata"]["name"] == "histo-master"))
     master["spec"]["template"]["spec"]["containers"][0]["livenesProbe"] = {}
     with pytest.raises(kubernetes_validate.ValidationError):
-        kubernetes_validate.validate(master, "1.35.0", strict=True)
+        validate_object(master)

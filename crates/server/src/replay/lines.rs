@@ -127,7 +127,7 @@ pub static LINES: &[Line] = &[
     },
     Line {
         phase: "ansible",
-        message: "role etcd_backup (6 tasks): Install etcdctl (etcd-client) · Create the etcd snapshot directory · Install the etcd snapshot script · Install the etcd snapshot systemd service and…",
+        message: "role etcd_backup (9 tasks): Install etcdctl (etcd-client) · Create the etcd snapshot directory · Install the etcd snapshot script · Set up the off-node copies (restic) · Say tha…",
         source: "deploy/ansible/roles/etcd_backup/tasks/main.yml",
     },
     Line {
@@ -147,7 +147,7 @@ pub static LINES: &[Line] = &[
     },
     Line {
         phase: "ansible",
-        message: "role cluster_addons (15 tasks): Download the metrics-server manifest · Let metrics-server accept the kubelets' self-signed certificates · Install metrics-server · Install the local-…",
+        message: "role cluster_addons (27 tasks): Download the metrics-server manifest · Let metrics-server accept the kubelets' self-signed certificates · Install metrics-server · Install the local-…",
         source: "deploy/ansible/roles/cluster_addons/tasks/main.yml",
     },
     Line {
