@@ -6,7 +6,6 @@
 //! limits, the MapReduce phases on the workers, and encoding. Its record is
 //! kept for `GET /api/jobs/{id}`, and its progress is published on the
 //! event bus.
-
 //!
 //! Its parts: [`admission`] (turns to run), [`job`] (a job's life and
 //! record), [`pipeline`] (map → reduce → apply) and [`sink`] (the output).
