@@ -15,6 +15,7 @@ import requests
 from conftest import SESSION_TIMEOUT_S
 
 from support.images import gray16, low_contrast_color, low_contrast_gray
+from support.process import wait_until
 
 
 def write(tmp_path, name, img):
@@ -26,16 +27,6 @@ def write(tmp_path, name, img):
 def local_bytes(histo_bin, src, dst, *extra):
     subprocess.run([histo_bin, "equalize", src, "-o", dst, *extra], check=True, timeout=120)
     return dst.read_bytes()
-
-
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 CASES = {

@@ -17,16 +17,10 @@ from conftest import ROOT, SESSION_TIMEOUT_S
 from support import events
 from support.events import is_ok, observed
 from support.images import low_contrast_gray, png_bytes
+from support.process import wait_until
 
 # The masters answer with `histo serve`/`master`'s PNG settings.
 MASTER_PNG_FLAGS = ["--png-level", "1"]
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.5)
 
 
 def digest(data: bytes) -> str:
@@ -160,7 +154,7 @@ def test_zookeeper_is_backed_up_and_restored_with_restic(topology, tmp_path):
            "RESTIC_REPOSITORY": str(tmp_path / "repository"), "RESTIC_PASSWORD_FILE": str(tmp_path / "password")}
     (tmp_path / "password").write_text("zk-backup-test-password")
     job = topology.upload(image(400, seed=9)).headers["X-Histo-Job-Id"]
-    wait_for(lambda: job in zk_children(topology, "/histo/jobs"), 30, "the job's summary in ZooKeeper")
+    wait_until(lambda: job in zk_children(topology, "/histo/jobs"), 30, "the job's summary in ZooKeeper", 0.5)
 
     def zk_backup(*args):
         proc = subprocess.run([ROOT / "scripts" / "zk-backup", *args], env=env, capture_output=True, text=True,

@@ -195,18 +195,17 @@ def _egress_allowed(policies, pod_labels, port, peer_labels):
 def test_network_policies_limit_egress(overlay):
     _, docs = overlay
     policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
-    zk, master, worker, other = ZK, MASTER, WORKER, OTHER
-    assert _egress_allowed(policies, master, 2181, zk)
-    assert _egress_allowed(policies, master, 7070, worker)
-    assert _egress_allowed(policies, worker, 2181, zk)
-    assert _egress_allowed(policies, zk, 2888, zk) and _egress_allowed(policies, zk, 3888, zk)
+    assert _egress_allowed(policies, MASTER, 2181, ZK)
+    assert _egress_allowed(policies, MASTER, 7070, WORKER)
+    assert _egress_allowed(policies, WORKER, 2181, ZK)
+    assert _egress_allowed(policies, ZK, 2888, ZK) and _egress_allowed(policies, ZK, 3888, ZK)
     # What no one needs, no one may do.
-    assert not _egress_allowed(policies, worker, 7070, worker), "workers do not call workers"
-    assert not _egress_allowed(policies, worker, 8080, master), "workers do not call masters"
-    assert not _egress_allowed(policies, zk, 2181, master)
-    for pod in (master, worker, zk):
-        assert not _egress_allowed(policies, pod, 443, other), pod
-        assert not _egress_allowed(policies, pod, 5432, other), pod
+    assert not _egress_allowed(policies, WORKER, 7070, WORKER), "workers do not call workers"
+    assert not _egress_allowed(policies, WORKER, 8080, MASTER), "workers do not call masters"
+    assert not _egress_allowed(policies, ZK, 2181, MASTER)
+    for pod in (MASTER, WORKER, ZK):
+        assert not _egress_allowed(policies, pod, 443, OTHER), pod
+        assert not _egress_allowed(policies, pod, 5432, OTHER), pod
 
 
 def test_network_policies(overlay):
@@ -214,28 +213,27 @@ def test_network_policies(overlay):
     policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
     deny = index(docs)[("NetworkPolicy", "default-deny-all")]["spec"]
     assert deny["podSelector"] == {} and set(deny["policyTypes"]) == {"Ingress", "Egress"}
-    zk, master, worker, other = ZK, MASTER, WORKER, OTHER
-    assert _allowed(policies, zk, 2181, master)
-    assert _allowed(policies, zk, 2181, worker)
-    assert not _allowed(policies, zk, 2181, other)
-    assert _allowed(policies, zk, 2888, zk) and _allowed(policies, zk, 3888, zk)
-    assert not _allowed(policies, zk, 2888, master)
-    assert _allowed(policies, worker, 7070, master)
-    assert not _allowed(policies, worker, 7070, worker)
-    assert not _allowed(policies, worker, 7070, other)
+    assert _allowed(policies, ZK, 2181, MASTER)
+    assert _allowed(policies, ZK, 2181, WORKER)
+    assert not _allowed(policies, ZK, 2181, OTHER)
+    assert _allowed(policies, ZK, 2888, ZK) and _allowed(policies, ZK, 3888, ZK)
+    assert not _allowed(policies, ZK, 2888, MASTER)
+    assert _allowed(policies, WORKER, 7070, MASTER)
+    assert not _allowed(policies, WORKER, 7070, WORKER)
+    assert not _allowed(policies, WORKER, 7070, OTHER)
     # The API and dashboard: from the ingress controller only (port-forward
     # bypasses NetworkPolicy; nothing in the cluster calls the masters).
-    assert _allowed(policies, master, 8080, INGRESS_CONTROLLER, peer_ns="ingress-nginx")
-    assert not _allowed(policies, master, 8080, other)
-    assert not _allowed(policies, master, 8080, worker) and not _allowed(policies, master, 8080, zk)
-    assert not _allowed(policies, master, 8080, INGRESS_CONTROLLER), "same labels, wrong namespace"
-    assert not _allowed(policies, master, 8080, other, peer_ns="ingress-nginx"), "not the controller"
-    assert not _allowed(policies, master, 8080, INGRESS_CONTROLLER, peer_ns="default")
-    assert not _allowed(policies, master, 9090, INGRESS_CONTROLLER, peer_ns="ingress-nginx")
+    assert _allowed(policies, MASTER, 8080, INGRESS_CONTROLLER, peer_ns="ingress-nginx")
+    assert not _allowed(policies, MASTER, 8080, OTHER)
+    assert not _allowed(policies, MASTER, 8080, WORKER) and not _allowed(policies, MASTER, 8080, ZK)
+    assert not _allowed(policies, MASTER, 8080, INGRESS_CONTROLLER), "same labels, wrong namespace"
+    assert not _allowed(policies, MASTER, 8080, OTHER, peer_ns="ingress-nginx"), "not the controller"
+    assert not _allowed(policies, MASTER, 8080, INGRESS_CONTROLLER, peer_ns="default")
+    assert not _allowed(policies, MASTER, 9090, INGRESS_CONTROLLER, peer_ns="ingress-nginx")
     # Metrics are apart, and not for everyone.
-    assert _allowed(policies, master, 9090, other, peer_ns="monitoring")
-    assert not _allowed(policies, master, 9090, other)
-    assert not _allowed(policies, zk, 7000, other) and not _allowed(policies, zk, 7000, master)
+    assert _allowed(policies, MASTER, 9090, OTHER, peer_ns="monitoring")
+    assert not _allowed(policies, MASTER, 9090, OTHER)
+    assert not _allowed(policies, ZK, 7000, OTHER) and not _allowed(policies, ZK, 7000, MASTER)
 
 
 def test_metrics_are_served_apart_for_the_monitoring_namespace_only(overlay):

@@ -10,6 +10,18 @@ import time
 from pathlib import Path
 
 
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.1):
+    """Polls `predicate` until it returns something true, which is returned;
+    fails the test after `timeout` seconds, naming `what` it waited for."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -209,11 +209,6 @@ impl Cluster {
         self.inner.coordinator.state().is_usable()
     }
 
-    /// Whether jobs would find no worker now.
-    pub fn is_degraded(&self) -> bool {
-        self.inner.coordinator.workers().is_empty()
-    }
-
     /// Whether this master leads the cluster.
     pub fn is_leader(&self) -> bool {
         self.inner.coordinator.leader().as_deref() == Some(self.id())
