@@ -7,20 +7,7 @@ import pytest
 import tifffile
 
 from support.images import gray16, low_contrast_color, low_contrast_gray
-
-EDGE_CASES = {
-    "one_pixel": np.array([[42]], np.uint8),
-    "constant": np.full((31, 17), 99, np.uint8),
-    "all_black": np.zeros((20, 20), np.uint8),
-    "all_white": np.full((20, 20), 255, np.uint8),
-    "two_levels": np.array([[10, 200] * 8] * 9, np.uint8),
-    "very_wide": low_contrast_gray(1, 20000, 1),
-    "very_tall": low_contrast_gray(20000, 1, 2),
-    "full_range": np.arange(256 * 64, dtype=np.uint32).reshape(64, 256).astype(np.uint8),
-    "noise": np.random.default_rng(3).integers(0, 256, (333, 517), dtype=np.uint8),
-    "large": low_contrast_gray(2003, 1501, 4),
-}
-
+from support.references import CLAHE_CASES, EDGE_CASES, max_diff, reference_equalize16, ycrcb_equalize
 
 def equalize_file(histo, tmp_path, img, *args, suffix=".png"):
     src, dst = tmp_path / f"in{suffix}", tmp_path / f"out{suffix}"
@@ -29,16 +16,6 @@ def equalize_file(histo, tmp_path, img, *args, suffix=".png"):
     out = cv2.imread(str(dst), cv2.IMREAD_UNCHANGED)
     assert out is not None, "output is not a readable image"
     return out
-
-
-def ycrcb_equalize(bgr):
-    ycrcb = cv2.cvtColor(bgr, cv2.COLOR_BGR2YCrCb)
-    ycrcb[:, :, 0] = cv2.equalizeHist(ycrcb[:, :, 0])
-    return cv2.cvtColor(ycrcb, cv2.COLOR_YCrCb2BGR)
-
-
-def max_diff(a, b):
-    return int(np.abs(a.astype(np.int32) - b.astype(np.int32)).max())
 
 
 @pytest.mark.parametrize("name", EDGE_CASES)
@@ -102,19 +79,6 @@ def test_gray_alpha_works(histo, tmp_path):
     np.testing.assert_array_equal(out[:, :, 1], alpha)
 
 
-def reference_equalize16(img: np.ndarray) -> np.ndarray:
-    """The documented 16-bit formula, computed independently with numpy:
-    lut[v] = round_half_even((cdf(v) - cdf_min) * 65535 / (N - cdf_min))."""
-    hist = np.bincount(img.ravel(), minlength=65536).astype(np.uint64)
-    cdf = np.cumsum(hist)
-    first = int(np.flatnonzero(hist)[0])
-    n, cdf_min = img.size, int(hist[first])
-    if cdf_min == n:
-        return img.copy()
-    lut = np.rint((cdf.astype(np.float64) - cdf_min) * 65535.0 / (n - cdf_min))
-    return lut.clip(0, 65535).astype(np.uint16)[img]
-
-
 @pytest.mark.parametrize("suffix", [".png", ".tif"])
 def test_sixteen_bit_gray_uses_65536_levels(histo, tmp_path, suffix):
     img = gray16(301, 257, 11)
@@ -128,18 +92,6 @@ def test_sixteen_bit_gray_uses_65536_levels(histo, tmp_path, suffix):
     assert out.dtype == np.uint16
     np.testing.assert_array_equal(out, reference_equalize16(img))
     assert (out.min(), out.max()) == (0, 65535)
-
-
-CLAHE_CASES = [
-    ((512, 512), 2.0, (8, 8)),
-    ((480, 640), 2.0, (8, 8)),
-    ((301, 257), 2.0, (8, 8)),  # uneven on both axes
-    ((256, 250), 3.5, (8, 8)),  # uneven width only
-    ((123, 457), 1.0, (4, 6)),
-    ((100, 100), 0.0, (3, 5)),  # no clipping
-    ((40, 9), 40.0, (8, 8)),  # tiles narrower than the padding
-    ((2000, 1500), 2.0, (16, 16)),
-]
 
 
 @pytest.mark.parametrize(("shape", "clip", "tiles"), CLAHE_CASES)

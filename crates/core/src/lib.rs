@@ -12,6 +12,7 @@
 
 pub mod clahe;
 pub mod color;
+mod exchange;
 pub mod histogram;
 pub mod image;
 pub mod local;

@@ -1,13 +1,16 @@
 //! Runs a whole job in this process: strips in parallel on rayon's pool.
 //!
 //! This is the in-process stand-in for a cluster of workers: the same
-//! [`Plan`] phases, with rayon threads as the workers.
+//! [`Plan`] phases, with rayon threads as the workers. [`equalize`] owns
+//! an [`Image`]; [`equalize_into`] and [`equalize_in_place`] work on
+//! borrowed samples, such as a NumPy array's.
 
 use rayon::prelude::*;
 
+use crate::color;
 use crate::image::{Image, Pixels};
 use crate::options::{OptionError, Options};
-use crate::plan::{Histograms, Plan, SamplesMut};
+use crate::plan::{Histograms, Plan, StripError};
 use crate::sample::Sample;
 use crate::strips::{self, Strip};
 
@@ -21,38 +24,85 @@ pub fn equalize(image: Image, options: Options) -> Result<Image, OptionError> {
 pub fn equalize_in_strips(image: Image, options: Options, strip_count: Option<usize>) -> Result<Image, OptionError> {
     let plan = Plan::new(image.shape(), options)?;
     let (width, height, _, pixels) = image.into_parts();
-    if width == 0 || height == 0 {
-        return Ok(Image::new(width, height, plan.output_layout(), pixels).expect("empty image"));
-    }
-    let count = strip_count.unwrap_or_else(|| strips::count_for(height, plan.row_len()));
-    let strips = strips::split(height, count);
+    let strips = plan_strips(&plan, strip_count);
     let mut pixels = if plan.converts_to_gray() { convert_to_gray(&plan, &pixels, height) } else { pixels };
-
-    let row_len = plan.row_len();
-    let total = strips
-        .par_iter()
-        .map(|s| plan.map(*s, pixels.slice(s.sample_range(row_len))).expect("strip fits its own plan"))
-        .reduce(
-            || plan.empty_histograms(),
-            |mut a: Histograms, b| {
-                a.merge(&b);
-                a
-            },
-        );
-    let luts = plan.reduce(&total);
     match &mut pixels {
-        Pixels::U8(data) => for_each_strip_mut(data, &strips, row_len, |s, d| plan.apply(s, SamplesMut::U8(d), &luts)),
-        Pixels::U16(data) => {
-            for_each_strip_mut(data, &strips, row_len, |s, d| plan.apply(s, SamplesMut::U16(d), &luts))
-        }
+        Pixels::U8(data) => equalize_in_place(&plan, data, &strips),
+        Pixels::U16(data) => equalize_in_place(&plan, data, &strips),
     }
-    .expect("strip fits its own plan");
+    .expect("samples fit their own plan");
     Ok(Image::new(width, height, plan.output_layout(), pixels).expect("output has the plan's shape"))
+}
+
+/// The strips a job on this plan runs in: `count`, or about
+/// [`strips::STRIP_SAMPLES`] samples each.
+pub fn plan_strips(plan: &Plan, count: Option<usize>) -> Vec<Strip> {
+    if plan.height() == 0 || plan.width() == 0 {
+        return Vec::new();
+    }
+    let count = count.unwrap_or_else(|| strips::count_for(plan.height(), plan.row_len()));
+    strips::split(plan.height(), count)
+}
+
+/// Equalizes `samples`, already in the plan's working layout, in place.
+pub fn equalize_in_place<T: Sample>(plan: &Plan, samples: &mut [T], strips: &[Strip]) -> Result<(), StripError> {
+    let total = map_all(plan, samples, strips)?;
+    let luts = plan.reduce(&total);
+    for_each_strip_mut(samples, strips, plan.row_len(), |s, d| plan.apply(s, T::wrap_mut(d), &luts))
+}
+
+/// Equalizes `input` (in the plan's input layout) into `output` (in its
+/// working layout), leaving the input untouched.
+pub fn equalize_into<T: Sample>(
+    plan: &Plan,
+    input: &[T],
+    output: &mut [T],
+    strips: &[Strip],
+) -> Result<(), StripError> {
+    let in_shape = plan.input_shape();
+    let (in_row, row_len) = (in_shape.row_len(), plan.row_len());
+    fits_whole(plan, input.len(), in_row)?;
+    fits_whole(plan, output.len(), row_len)?;
+    if plan.converts_to_gray() {
+        let channels = in_shape.layout.channels();
+        for_each_strip_mut(output, strips, row_len, |s, d| {
+            color::to_gray(&input[s.sample_range(in_row)], channels, d);
+            Ok(())
+        })?;
+        return equalize_in_place(plan, output, strips);
+    }
+    let total = map_all(plan, input, strips)?;
+    let luts = plan.reduce(&total);
+    for_each_strip_mut(output, strips, row_len, |s, d| {
+        plan.apply_from(s, T::wrap(&input[s.sample_range(row_len)]), T::wrap_mut(d), &luts)
+    })
+}
+
+/// The map phase over every strip, summed.
+fn map_all<T: Sample>(plan: &Plan, samples: &[T], strips: &[Strip]) -> Result<Histograms, StripError> {
+    let row_len = plan.row_len();
+    fits_whole(plan, samples.len(), row_len)?;
+    strips.par_iter().map(|s| plan.map(*s, T::wrap(&samples[s.sample_range(row_len)]))).try_reduce(
+        || plan.empty_histograms(),
+        |mut a, b| {
+            a.merge(&b);
+            Ok(a)
+        },
+    )
+}
+
+/// Checks that `samples` fill the whole image at `row_len` samples a row.
+fn fits_whole(plan: &Plan, samples: usize, row_len: usize) -> Result<(), StripError> {
+    let (width, height) = (plan.width(), plan.height());
+    if samples == row_len * height as usize {
+        return Ok(());
+    }
+    Err(StripError::Shape { y0: 0, rows: height, samples, width, height })
 }
 
 /// Converts colour input to gray, strip-parallel.
 fn convert_to_gray(plan: &Plan, pixels: &Pixels, height: u32) -> Pixels {
-    let in_row = pixels.len() / height as usize;
+    let in_row = pixels.len() / height.max(1) as usize;
     let parts: Vec<Pixels> = (0..height)
         .into_par_iter()
         .map(|y| plan.convert_to_gray(pixels.slice(y as usize * in_row..(y as usize + 1) * in_row)))

@@ -26,7 +26,9 @@ pub fn equalize<T: Sample>(hist: &[u64]) -> Vec<T> {
         return lut; // one level only: OpenCV leaves it as it is
     }
     let span = total - base;
-    lut[first] = T::from_u32(0);
+    // Levels below the lowest one counted (pixels outside a mask) go to 0
+    // with it, as the cumulative count says.
+    lut[..=first].fill(T::from_u32(0));
     let mut sum = 0u64;
     if T::LEVELS == 256 {
         // OpenCV: float scale = 255.f / (total - hist[i]); lut = saturate_cast<uchar>(sum * scale)
@@ -55,6 +57,19 @@ pub fn apply<T: Sample>(samples: &mut [T], lut: &[T]) {
             bytes.iter_mut().for_each(|b| *b = table[*b as usize]);
         }
         None => samples.iter_mut().for_each(|v| *v = lut[v.index()]),
+    }
+}
+
+/// Maps every sample of `src` through `lut` into `dst` (of the same length).
+pub fn apply_into<T: Sample>(src: &[T], dst: &mut [T], lut: &[T]) {
+    assert_eq!(lut.len(), T::LEVELS);
+    assert_eq!(src.len(), dst.len());
+    match (T::as_bytes(src), T::as_bytes_mut(dst)) {
+        (Some(src), Some(dst)) => {
+            let table: [u8; 256] = std::array::from_fn(|i| lut[i].into() as u8);
+            dst.iter_mut().zip(src).for_each(|(d, s)| *d = table[*s as usize]);
+        }
+        _ => dst.iter_mut().zip(src).for_each(|(d, s)| *d = lut[s.index()]),
     }
 }
 

@@ -19,68 +19,7 @@ use crate::sample::Sample;
 use crate::strips::Strip;
 use crate::{color, histogram, lut};
 
-/// A strip that does not fit the plan.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StripError {
-    /// Samples of the wrong depth.
-    #[error("strip has {got:?} samples, the job is {want:?}")]
-    Depth {
-        /// The job's depth.
-        want: Depth,
-        /// The strip's.
-        got: Depth,
-    },
-    /// Wrong number of samples, or rows outside the image.
-    #[error("strip at row {y0} with {rows} rows and {samples} samples does not fit a {width}x{height} image")]
-    Shape {
-        /// First row.
-        y0: u32,
-        /// Rows.
-        rows: u32,
-        /// Samples received.
-        samples: usize,
-        /// Image width.
-        width: u32,
-        /// Image height.
-        height: u32,
-    },
-    /// Tables of the wrong size.
-    #[error("look-up tables have {got} entries, the job needs {want}")]
-    Tables {
-        /// Entries needed.
-        want: usize,
-        /// Entries received.
-        got: usize,
-    },
-}
-
-/// A borrowed run of samples.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Samples<'a> {
-    /// 8-bit.
-    U8(&'a [u8]),
-    /// 16-bit.
-    U16(&'a [u16]),
-}
-
-/// A mutably borrowed run of samples.
-#[derive(Debug)]
-pub enum SamplesMut<'a> {
-    /// 8-bit.
-    U8(&'a mut [u8]),
-    /// 16-bit.
-    U16(&'a mut [u16]),
-}
-
-impl Pixels {
-    /// Borrows a range of samples.
-    pub fn slice(&self, range: std::ops::Range<usize>) -> Samples<'_> {
-        match self {
-            Pixels::U8(v) => Samples::U8(&v[range]),
-            Pixels::U16(v) => Samples::U16(&v[range]),
-        }
-    }
-}
+pub use crate::exchange::{Histograms, Luts, Samples, SamplesMut, StripError};
 
 /// Which values of a pixel the job equalizes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,29 +36,6 @@ impl Target {
     fn planes(self) -> usize {
         if self == Target::Channels { 3 } else { 1 }
     }
-}
-
-/// Summed level counts: one run of bins per plane (and tile, for CLAHE).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Histograms {
-    /// The bins, plane-major, then tile-major.
-    pub bins: Vec<u64>,
-}
-
-impl Histograms {
-    /// Adds another partial count of the same job.
-    pub fn merge(&mut self, other: &Histograms) {
-        histogram::merge(&mut self.bins, &other.bins);
-    }
-}
-
-/// Look-up tables: one run per plane (and tile, for CLAHE).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Luts {
-    /// 8-bit tables.
-    U8(Vec<u8>),
-    /// 16-bit tables.
-    U16(Vec<u16>),
 }
 
 /// The decided shape of a job.
@@ -172,6 +88,11 @@ impl Plan {
     /// output: the input's, in the working layout.
     pub fn output_shape(&self) -> Shape {
         Shape { width: self.width, height: self.height, layout: self.layout, depth: self.depth }
+    }
+
+    /// The shape of the input the plan was made for.
+    pub fn input_shape(&self) -> Shape {
+        Shape { layout: self.input_layout, ..self.output_shape() }
     }
 
     /// Image width.
@@ -330,21 +251,50 @@ impl Plan {
 
     /// Apply: maps one strip (working layout) through the tables, in place.
     pub fn apply(&self, strip: Strip, samples: SamplesMut<'_>, luts: &Luts) -> Result<(), StripError> {
-        let want = self.target.planes() * self.bins_per_plane();
-        match (samples, luts) {
-            (SamplesMut::U8(s), Luts::U8(t)) if t.len() == want => {
-                self.check(strip, Depth::U8, s.len())?;
-                self.apply_typed(strip, s, t);
+        self.apply_checked(strip, None, samples, luts)
+    }
+
+    /// Apply from one buffer into another of the same size: `dst` gets
+    /// what [`Plan::apply`] would make of `src`, in one pass.
+    pub fn apply_from(
+        &self,
+        strip: Strip,
+        src: Samples<'_>,
+        dst: SamplesMut<'_>,
+        luts: &Luts,
+    ) -> Result<(), StripError> {
+        self.apply_checked(strip, Some(src), dst, luts)
+    }
+
+    fn apply_checked(
+        &self,
+        strip: Strip,
+        src: Option<Samples<'_>>,
+        samples: SamplesMut<'_>,
+        luts: &Luts,
+    ) -> Result<(), StripError> {
+        match (samples, luts, src) {
+            (SamplesMut::U8(s), Luts::U8(t), None) => self.apply_run(strip, None, s, t),
+            (SamplesMut::U8(s), Luts::U8(t), Some(Samples::U8(src))) => self.apply_run(strip, Some(src), s, t),
+            (SamplesMut::U16(s), Luts::U16(t), None) => self.apply_run(strip, None, s, t),
+            (SamplesMut::U16(s), Luts::U16(t), Some(Samples::U16(src))) => self.apply_run(strip, Some(src), s, t),
+            _ => {
+                let got = if self.depth == Depth::U8 { Depth::U16 } else { Depth::U8 };
+                Err(StripError::Depth { want: self.depth, got })
             }
-            (SamplesMut::U16(s), Luts::U16(t)) if t.len() == want => {
-                self.check(strip, Depth::U16, s.len())?;
-                self.apply_typed(strip, s, t);
-            }
-            (SamplesMut::U8(_), Luts::U8(t)) => return Err(StripError::Tables { want, got: t.len() }),
-            (SamplesMut::U16(_), Luts::U16(t)) => return Err(StripError::Tables { want, got: t.len() }),
-            (SamplesMut::U8(_), Luts::U16(_)) => return Err(StripError::Depth { want: Depth::U8, got: Depth::U16 }),
-            (SamplesMut::U16(_), Luts::U8(_)) => return Err(StripError::Depth { want: Depth::U16, got: Depth::U8 }),
         }
+    }
+
+    fn apply_run<T: Sample>(&self, strip: Strip, src: Option<&[T]>, s: &mut [T], t: &[T]) -> Result<(), StripError> {
+        let want = self.target.planes() * self.bins_per_plane();
+        if t.len() != want {
+            return Err(StripError::Tables { want, got: t.len() });
+        }
+        self.check(strip, T::DEPTH, s.len())?;
+        if let Some(src) = src {
+            self.check(strip, T::DEPTH, src.len())?;
+        }
+        self.apply_typed(strip, src, s, t);
         Ok(())
     }
 
@@ -366,11 +316,18 @@ impl Plan {
         }
     }
 
-    fn apply_typed<T: Sample>(&self, strip: Strip, samples: &mut [T], luts: &[T]) {
+    /// Maps `samples` through the tables, reading them from `src` if given.
+    fn apply_typed<T: Sample>(&self, strip: Strip, src: Option<&[T]>, samples: &mut [T], luts: &[T]) {
         let channels = self.layout.channels();
         let per_plane = self.bins_per_plane();
         if self.grid.is_none() && self.target == Target::Gray && channels == 1 {
-            return lut::apply(samples, luts);
+            return match src {
+                Some(src) => lut::apply_into(src, samples, luts),
+                None => lut::apply(samples, luts),
+            };
+        }
+        if let Some(src) = src {
+            samples.copy_from_slice(src);
         }
         // The usual colour job: one pass per pixel, the channel count known
         // to the compiler.

@@ -3,10 +3,15 @@
 //! Generic code over [`Sample`] serves both; only the number of levels and
 //! the rounding of the look-up tables differ.
 
+use crate::image::Depth;
+use crate::plan::{Samples, SamplesMut};
+
 /// One channel value of a pixel.
 pub trait Sample: Copy + Default + Send + Sync + Into<u32> + 'static {
     /// Number of distinct levels (256 or 65536): the histogram size.
     const LEVELS: usize;
+    /// The depth these samples have.
+    const DEPTH: Depth;
     /// Largest value.
     const MAX: u32 = (Self::LEVELS - 1) as u32;
     /// Half the range: the chroma offset of YCbCr.
@@ -21,6 +26,12 @@ pub trait Sample: Copy + Default + Send + Sync + Into<u32> + 'static {
 
     /// Mutable form of [`Sample::as_bytes`].
     fn as_bytes_mut(samples: &mut [Self]) -> Option<&mut [u8]>;
+
+    /// The samples as the plan's depth-tagged run.
+    fn wrap(samples: &[Self]) -> Samples<'_>;
+
+    /// Mutable form of [`Sample::wrap`].
+    fn wrap_mut(samples: &mut [Self]) -> SamplesMut<'_>;
 
     /// Clamps a signed value into range. With bit operations rather than
     /// comparisons: in the colour loops the compiler turned those into
@@ -55,6 +66,7 @@ pub trait Sample: Copy + Default + Send + Sync + Into<u32> + 'static {
 
 impl Sample for u8 {
     const LEVELS: usize = 256;
+    const DEPTH: Depth = Depth::U8;
 
     #[inline]
     fn from_u32(v: u32) -> Self {
@@ -65,6 +77,14 @@ impl Sample for u8 {
         Some(samples)
     }
 
+    fn wrap(samples: &[Self]) -> Samples<'_> {
+        Samples::U8(samples)
+    }
+
+    fn wrap_mut(samples: &mut [Self]) -> SamplesMut<'_> {
+        SamplesMut::U8(samples)
+    }
+
     fn as_bytes_mut(samples: &mut [Self]) -> Option<&mut [u8]> {
         Some(samples)
     }
@@ -72,6 +92,7 @@ impl Sample for u8 {
 
 impl Sample for u16 {
     const LEVELS: usize = 65536;
+    const DEPTH: Depth = Depth::U16;
 
     #[inline]
     fn from_u32(v: u32) -> Self {
@@ -80,6 +101,14 @@ impl Sample for u16 {
 
     fn as_bytes(_: &[Self]) -> Option<&[u8]> {
         None
+    }
+
+    fn wrap(samples: &[Self]) -> Samples<'_> {
+        Samples::U16(samples)
+    }
+
+    fn wrap_mut(samples: &mut [Self]) -> SamplesMut<'_> {
+        SamplesMut::U16(samples)
     }
 
     fn as_bytes_mut(_: &mut [Self]) -> Option<&mut [u8]> {

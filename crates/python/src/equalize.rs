@@ -1,0 +1,96 @@
+//! `equalize`: a whole array in one call, on all cores or `threads` of
+//! them, with the GIL released. The result goes to a new array, to `out`,
+//! or back into the input itself (`out=a`).
+
+use histo_core::local;
+use histo_core::{Plan, sample::Sample};
+use numpy::{Element, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+use crate::array::{self, Array, Input};
+use crate::options::{self, value_error};
+use crate::threads;
+
+/// Equalizes an image array (see `histo.equalize`).
+#[pyfunction]
+#[pyo3(signature = (a, *, mode = "auto", method = "global", clip_limit = 2.0, tiles = (8, 8), out = None, threads = None))]
+#[allow(clippy::too_many_arguments)]
+pub fn equalize<'py>(
+    py: Python<'py>,
+    a: &Bound<'py, PyAny>,
+    mode: &str,
+    method: &str,
+    clip_limit: f64,
+    tiles: (u32, u32),
+    out: Option<&Bound<'py, PyAny>>,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let options = options::parse(mode, method, clip_limit, tiles)?;
+    threads::check(threads)?;
+    let in_place = out.is_some_and(|o| o.is(a));
+    if in_place {
+        return match array::input(a, "a")? {
+            Input::U8(array) => equalize_in_place::<u8>(py, array, options, threads),
+            Input::U16(array) => equalize_in_place::<u16>(py, array, options, threads),
+        };
+    }
+    match array::input(a, "a")? {
+        Input::U8(array) => equalize_to::<u8>(py, array, options, out, threads),
+        Input::U16(array) => equalize_to::<u16>(py, array, options, out, threads),
+    }
+}
+
+fn equalize_to<'py, T: Sample + Element>(
+    py: Python<'py>,
+    array: Array<'py, T>,
+    options: histo_core::Options,
+    out: Option<&Bound<'py, PyAny>>,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let plan = Plan::new(array.shape, options).map_err(value_error)?;
+    let dims = array::dims_of(plan.output_shape(), array.view.shape());
+    let result = array::output::<T>(py, out, &dims)?;
+    {
+        let input = array.samples();
+        let mut output = result.try_readwrite().map_err(value_error)?;
+        let output = output.as_slice_mut().map_err(value_error)?;
+        py.detach(|| {
+            threads::run(threads, || {
+                let strips = local::plan_strips(&plan, None);
+                local::equalize_into(&plan, &input, output, &strips)
+            })
+        })
+        .map_err(value_error)?;
+    }
+    Ok(result.into_any())
+}
+
+fn equalize_in_place<'py, T: Sample + Element>(
+    py: Python<'py>,
+    array: Array<'py, T>,
+    options: histo_core::Options,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let plan = Plan::new(array.shape, options).map_err(value_error)?;
+    if plan.converts_to_gray() {
+        return Err(PyValueError::new_err("out=a cannot hold the result: mode 'gray' drops the colour channels"));
+    }
+    let target: Bound<'py, PyArrayDyn<T>> = Bound::clone(&array.view);
+    drop(array);
+    if !target.is_c_contiguous() {
+        return Err(PyValueError::new_err("out must be C-contiguous"));
+    }
+    {
+        let mut samples = target.try_readwrite().map_err(value_error)?;
+        let samples = samples.as_slice_mut().map_err(value_error)?;
+        py.detach(|| {
+            threads::run(threads, || {
+                let strips = local::plan_strips(&plan, None);
+                local::equalize_in_place(&plan, samples, &strips)
+            })
+        })
+        .map_err(value_error)?;
+    }
+    Ok(target.into_any())
+}
