@@ -25,6 +25,18 @@ def rss_bytes(pid: int) -> int:
         return 0
 
 
+def peak_rss_bytes(pid: int) -> int:
+    """The process's high-water mark (VmHWM): unlike getrusage's maxrss, it
+    starts afresh at exec, so a spawned child does not inherit its parent's."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def pss_bytes(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():

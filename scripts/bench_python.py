@@ -1,0 +1,166 @@
+"""The Python package against OpenCV and scikit-image, from Python, on the
+same arrays: real photos (scikit-image's, some upscaled) and synthetic
+ones, one thread and all cores; then histo.dask against Dask baselines on a
+Zarr array larger than its workers' memory. Prints Markdown."""
+
+import argparse
+import os
+import tempfile
+import time
+
+import cv2
+import numpy as np
+import skimage.data
+import skimage.exposure
+
+import histo
+from support.procstat import peak_rss_bytes
+
+CORES = os.cpu_count() or 1
+
+
+def best_ms(fn, repeat: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times) * 1000
+
+
+def upscale(img: np.ndarray, side: int) -> np.ndarray:
+    h, w = img.shape[:2]
+    f = side / max(h, w)
+    return cv2.resize(img, (round(w * f), round(h * f)), interpolation=cv2.INTER_CUBIC)
+
+
+def gray_images() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(7)
+    camera = skimage.data.camera()
+    retina = cv2.cvtColor(skimage.data.retina(), cv2.COLOR_RGB2GRAY)
+    yy, xx = np.mgrid[:2048, :2048]
+    return {
+        "camera 512² (photo)": camera,
+        "moon 512² (photo)": skimage.data.moon(),
+        "retina 1411² (photo)": retina,
+        "camera ↑ 4096² (photo)": upscale(camera, 4096),
+        "retina ↑ 4096² (photo)": upscale(retina, 4096),
+        "noise 2048² (synthetic)": rng.integers(0, 256, (2048, 2048), dtype=np.uint8),
+        "gradient 2048² (synthetic)": ((xx + yy) // 32 % 100 + 80).astype(np.uint8),
+    }
+
+
+def colour_images() -> dict[str, np.ndarray]:
+    return {
+        "astronaut 512² (photo)": skimage.data.astronaut(),
+        "retina ↑ 4096² (photo)": upscale(skimage.data.retina(), 4096),
+        "noise 2048² (synthetic)": np.random.default_rng(8).integers(0, 256, (2048, 2048, 3), dtype=np.uint8),
+    }
+
+
+def cv_luma(rgb: np.ndarray) -> np.ndarray:
+    y = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
+    y[..., 0] = cv2.equalizeHist(np.ascontiguousarray(y[..., 0]))
+    return cv2.cvtColor(y, cv2.COLOR_YCrCb2RGB)
+
+
+def kernels(repeat: int) -> None:
+    clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
+    cases = []
+    for name, img in gray_images().items():
+        cases.append(("global", name, img, lambda a, t: histo.equalize(a, threads=t), cv2.equalizeHist,
+                      skimage.exposure.equalize_hist))
+        cases.append(("clahe", name, img, lambda a, t: histo.clahe(a, threads=t), clahe.apply,
+                      lambda a: skimage.exposure.equalize_adapthist(a, clip_limit=0.01)))
+    for name, img in colour_images().items():
+        cases.append(("luma", name, img, lambda a, t: histo.equalize(a, threads=t), cv_luma, None))
+    print(f"| kernel | image | threads | histo ms | OpenCV ms | histo vs OpenCV | scikit-image ms | histo vs scikit-image |")
+    print("|---|---|---|---|---|---|---|---|")
+    worst: dict[tuple[str, int], tuple[float, str]] = {}
+    for kernel, name, img, ours, cv, sk in cases:
+        sk_ms = best_ms(lambda: sk(img), 1) if sk is not None and img.size <= 4_200_000 else None
+        for threads in sorted({1, CORES}):
+            cv2.setNumThreads(threads)
+            h = best_ms(lambda: ours(img, threads), repeat)
+            c = best_ms(lambda: cv(img), repeat)
+            ratio = c / h
+            key = (kernel, threads)
+            if key not in worst or ratio < worst[key][0]:
+                worst[key] = (ratio, name)
+            sk_cells = f"{sk_ms:.1f} | {sk_ms / h:.0f}×" if sk_ms is not None else "— | —"
+            print(f"| {kernel} | {name} | {threads} | {h:.2f} | {c:.2f} | {ratio:.2f}× | {sk_cells} |")
+    cv2.setNumThreads(CORES)
+    print()
+    print("Worst image per kernel (histo vs OpenCV; above 1 is histo faster):")
+    print()
+    for (kernel, threads), (ratio, name) in sorted(worst.items()):
+        print(f"- {kernel}, {threads} thread(s): {ratio:.2f}× on {name}")
+
+
+def dask_run(repeat: int) -> None:
+    import dask.array as da
+    import dask_image.ndmeasure
+    from distributed import Client, LocalCluster
+
+    import histo.dask
+
+    side, limit = 32768, 320 * 2**20
+    print()
+    print(f"Dask: a {side}×{side} uint8 Zarr array ({side * side / 2**30:.0f} GiB, 2048² chunks) through a "
+          f"LocalCluster of 2 worker processes, 1 thread each, memory_limit {limit >> 20} MiB each; "
+          "the output is written to Zarr. Best of "
+          f"{repeat}; a fresh cluster per method, so peak RSS is each method's.")
+    print()
+    print("| method | wall s | worker peak RSS MB | output equal to histo.equalize |")
+    print("|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        y = da.arange(side, chunks=2048, dtype=np.uint32)[:, None]
+        x = da.arange(side, chunks=2048, dtype=np.uint32)[None, :]
+        ((x * 7 + y * 3 + (x * y) % 13) % 97 + 60).astype(np.uint8).to_zarr(f"{tmp}/in.zarr", scheduler="threads")
+        want = histo.equalize(da.from_zarr(f"{tmp}/in.zarr").compute(scheduler="threads"))
+
+        def baseline_lut(counts: np.ndarray) -> np.ndarray:
+            return histo.table(np.asarray(counts, dtype=np.uint64))
+
+        def with_bincount(src):
+            lut = da.bincount(src.ravel(), minlength=256).compute()
+            return src.map_blocks(lambda b, t=baseline_lut(lut): t[b], dtype=np.uint8)
+
+        def with_dask_image(src):
+            counts = dask_image.ndmeasure.histogram(src, 0, 256, 256).compute()
+            return src.map_blocks(lambda b, t=baseline_lut(counts): t[b], dtype=np.uint8)
+
+        methods = {
+            "histo.dask.equalize": histo.dask.equalize,
+            "da.bincount + map_blocks(NumPy take)": with_bincount,
+            "dask_image.ndmeasure.histogram + map_blocks": with_dask_image,
+        }
+        for label, make in methods.items():
+            with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, memory_limit=limit,
+                              dashboard_address=None) as cluster, Client(cluster) as client:
+                times = []
+                for i in range(repeat):
+                    t = time.perf_counter()
+                    make(da.from_zarr(f"{tmp}/in.zarr")).to_zarr(f"{tmp}/out{i}.zarr", overwrite=True)
+                    times.append(time.perf_counter() - t)
+                peak = max(peak_rss_bytes(pid) for pid in client.run(os.getpid).values())
+            got = da.from_zarr(f"{tmp}/out0.zarr").compute(scheduler="threads")
+            print(f"| {label} | {min(times):.1f} | {peak / 1e6:.0f} | {np.array_equal(got, want)} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--skip-dask", action="store_true")
+    args = parser.parse_args()
+    print(f"histo {histo.__version__}, OpenCV {cv2.__version__}, scikit-image {skimage.__version__}, "
+          f"{CORES} cores; best of {args.repeat} (scikit-image: one run, images up to 4.2 MP)")
+    print()
+    kernels(args.repeat)
+    if not args.skip_dask:
+        dask_run(min(args.repeat, 2))
+
+
+if __name__ == "__main__":
+    main()
