@@ -2,8 +2,8 @@
 documented 16-bit rule, CLAHE within one level of OpenCV, on real photos
 and the edge cases; views, Fortran order, out= and in place."""
 
-import threading
 import sys
+import threading
 
 import cv2
 import numpy as np
@@ -151,6 +151,10 @@ def test_a_mask_counts_only_the_pixels_inside(gray_photos, colour_photos):
         np.testing.assert_array_equal(out[..., c], mask_reference(np.ascontiguousarray(rgb[..., c]), mask))
 
 
+def in_place_gray(colour):
+    return histo.equalize(colour, mode="gray", out=colour)
+
+
 BAD_CALLS = {
     "float array": (lambda img: histo.equalize(img.astype(np.float32)), TypeError, "uint8 or uint16"),
     "int16 array": (lambda img: histo.equalize(img.astype(np.int16)), TypeError, "int16"),
@@ -164,10 +168,10 @@ BAD_CALLS = {
     "unknown method": (lambda img: histo.equalize(img, method="local"), ValueError, "method"),
     "mask of another size": (lambda img: histo.equalize(img, mask=np.ones((3, 3))), ValueError, "mask"),
     "empty mask": (lambda img: histo.equalize(img, mask=np.zeros(img.shape)), ValueError, "empty"),
-    "mask with clahe": (lambda img: histo.clahe(img, mask=None) if False else histo.equalize(img, method="clahe", mask=img > 9), ValueError, "global"),
+    "mask with clahe": (lambda img: histo.equalize(img, method="clahe", mask=img > 9), ValueError, "global"),
     "out of another shape": (lambda img: histo.equalize(img, out=np.empty((2, 2), np.uint8)), ValueError, "shape"),
     "out of another dtype": (lambda img: histo.equalize(img, out=np.empty(img.shape, np.uint16)), TypeError, "uint8"),
-    "gray mode in place": (lambda img: histo.equalize(np.dstack([img] * 3), mode="gray", out=None) is None or (lambda c: histo.equalize(c, mode="gray", out=c))(np.dstack([img] * 3)), ValueError, "gray"),
+    "gray mode in place": (lambda img: in_place_gray(np.dstack([img] * 3)), ValueError, "gray"),
     "zero threads": (lambda img: histo.equalize(img, threads=0), ValueError, "threads"),
     "negative counts": (lambda img: histo.table(np.full(256, -1)), ValueError, "negative"),
     "wrong bin count": (lambda img: histo.table(np.ones(100, np.uint64)), ValueError, "bins"),

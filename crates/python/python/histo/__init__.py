@@ -27,9 +27,6 @@ __version__: str = _histo.__version__
 
 __all__ = ["Plan", "apply", "clahe", "equalize", "equalize_file", "histogram", "table"]
 
-Modes = ("auto", "gray", "luma", "rgb")
-
-
 def equalize(
     a: np.ndarray,
     mode: str = "auto",
@@ -195,7 +192,7 @@ def _mask(mask: np.ndarray) -> np.ndarray:
 
 def _equalize_masked(a, mode, method, clip_limit, tiles, mask, out, threads):
     # Checks every option first, as equalize does.
-    Plan(np.shape(a), getattr(a, "dtype", None) or np.uint8, mode, method, clip_limit, tiles)
+    Plan(np.shape(a), getattr(a, "dtype", np.uint8), mode, method, clip_limit, tiles)
     if method != "global":
         raise ValueError("mask needs method='global' (a masked CLAHE is not supported yet)")
     channels = 1 if np.ndim(a) == 2 else np.shape(a)[2]
