@@ -179,7 +179,7 @@ impl Grid {
         let upper = &luts[top * band..][..band];
         let lower = &luts[bottom * band..][..band];
         let entry = |t: T| -> f32 { t.into() as f32 };
-        if band <= 2 * values.len() {
+        if band <= 4 * values.len() {
             scratch.clear();
             scratch.extend(upper.iter().zip(lower).map(|(&a, &c)| entry(a) * ya1 + entry(c) * ya));
             let weights = columns.left.iter().zip(&columns.right).zip(&columns.weight);
