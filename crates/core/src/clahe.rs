@@ -123,7 +123,7 @@ impl Grid {
             let mut sum = 0u64;
             luts.extend(hist.iter().map(|&c| {
                 sum += c;
-                T::round_f32(sum as f32 * scale)
+                T::from_u32(round_non_negative(sum as f32 * scale, T::MAX))
             }));
         }
         luts

@@ -82,7 +82,11 @@ pub fn equalize_into<T: Sample>(
 fn map_all<T: Sample>(plan: &Plan, samples: &[T], strips: &[Strip]) -> Result<Histograms, StripError> {
     let row_len = plan.row_len();
     fits_whole(plan, samples.len(), row_len)?;
-    strips.par_iter().map(|s| plan.map(*s, T::wrap(&samples[s.sample_range(row_len)]))).try_reduce(
+    let map = |s: &Strip| plan.map(*s, T::wrap(&samples[s.sample_range(row_len)]));
+    if let [one] = strips {
+        return map(one);
+    }
+    strips.par_iter().map(map).try_reduce(
         || plan.empty_histograms(),
         |mut a, b| {
             a.merge(&b);
@@ -134,6 +138,10 @@ fn for_each_strip_mut<T: Sample, E: Send>(
         let (head, tail) = rest.split_at_mut(s.rows as usize * row_len);
         parts.push((*s, head));
         rest = tail;
+    }
+    // One strip runs on the calling thread: no hand-over to the pool.
+    if let [(s, d)] = parts.as_mut_slice() {
+        return f(*s, d);
     }
     parts.into_par_iter().try_for_each(|(s, d)| f(s, d))
 }

@@ -3,6 +3,7 @@
 //! or back into the input itself (`out=a`).
 
 use histo_core::local;
+use histo_core::strips::{self, Strip};
 use histo_core::{Plan, sample::Sample};
 use numpy::{Element, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
@@ -55,11 +56,9 @@ fn equalize_to<'py, T: Sample + Element>(
         let input = array.samples();
         let mut output = result.try_readwrite().map_err(value_error)?;
         let output = output.as_slice_mut().map_err(value_error)?;
+        let strips = strips_for(&plan, threads);
         py.detach(|| {
-            threads::run(threads, || {
-                let strips = local::plan_strips(&plan, None);
-                local::equalize_into(&plan, &input, output, &strips)
-            })
+            threads::run_strips(threads, strips.len(), || local::equalize_into(&plan, &input, output, &strips))
         })
         .map_err(value_error)?;
     }
@@ -84,13 +83,18 @@ fn equalize_in_place<'py, T: Sample + Element>(
     {
         let mut samples = target.try_readwrite().map_err(value_error)?;
         let samples = samples.as_slice_mut().map_err(value_error)?;
-        py.detach(|| {
-            threads::run(threads, || {
-                let strips = local::plan_strips(&plan, None);
-                local::equalize_in_place(&plan, samples, &strips)
-            })
-        })
-        .map_err(value_error)?;
+        let strips = strips_for(&plan, threads);
+        py.detach(|| threads::run_strips(threads, strips.len(), || local::equalize_in_place(&plan, samples, &strips)))
+            .map_err(value_error)?;
     }
     Ok(target.into_any())
+}
+
+/// The strips to run in on `threads` threads. An array is not compressed
+/// in pieces, so unlike a file its strips may follow the pool: a small image
+/// still keeps every thread busy.
+fn strips_for(plan: &Plan, threads: Option<usize>) -> Vec<Strip> {
+    let count = strips::count_for(plan.height(), plan.row_len());
+    let threads = threads.unwrap_or_else(rayon::current_num_threads);
+    local::plan_strips(plan, Some(if threads > 1 { count.max(2 * threads) } else { count }))
 }

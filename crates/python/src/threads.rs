@@ -32,6 +32,12 @@ pub fn run<R: Send>(threads: Option<usize>, f: impl FnOnce() -> R + Send) -> R {
     }
 }
 
+/// Runs a job of `strips` strips: one strip runs on this thread, with no
+/// hand-over to a pool (which costs more than a small image's work).
+pub fn run_strips<R: Send>(threads: Option<usize>, strips: usize, f: impl FnOnce() -> R + Send) -> R {
+    if strips <= 1 { f() } else { run(threads, f) }
+}
+
 fn pool(threads: usize) -> Arc<ThreadPool> {
     let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((_, pool)) = pools.iter().find(|(n, _)| *n == threads) {
