@@ -28,19 +28,18 @@ def rss_bytes(pid: int) -> int:
 def peak_rss_bytes(pid: int) -> int:
     """The process's high-water mark (VmHWM): unlike getrusage's maxrss, it
     starts afresh at exec, so a spawned child does not inherit its parent's."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+    return _kilobytes_field(f"/proc/{pid}/status", "VmHWM:")
 
 
 def pss_bytes(pid: int) -> int:
+    return _kilobytes_field(f"/proc/{pid}/smaps_rollup", "Pss:")
+
+
+def _kilobytes_field(path: str, key: str) -> int:
+    """A `key: N kB` line of a /proc file, in bytes (0 if the process is gone)."""
     try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(key):
                 return int(line.split()[1]) * 1024
     except OSError:
         pass
