@@ -391,6 +391,9 @@ CASES = [
     Case("tiles-zero", raw_png(lambda: GOOD, "?method=clahe&tiles=0x8"), 400, BAD, "tile"),
     Case("tiles-over-max", raw_png(lambda: GOOD, "?method=clahe&tiles=257x1"), 400, BAD, "tile"),
     Case("tiles-not-cxr", raw_png(lambda: GOOD, "?method=clahe&tiles=8"), 400, BAD, "tile"),
+    # Checked whatever the method: the global method does not read them.
+    Case("clip-limit-negative-global", raw_png(lambda: GOOD, "?clip_limit=-3"), 400, BAD, "clip"),
+    Case("tiles-zero-global", raw_png(lambda: GOOD, "?method=global&tiles=0x99999"), 400, BAD, "tile"),
     Case("format-unknown", raw_png(lambda: GOOD, "?format=gif"), 400, BAD, "format"),
     Case("format-path", raw_png(lambda: GOOD, "?format=../../etc/passwd"), 400, BAD, "format"),
     Case("query-invalid-utf8", raw_png(lambda: GOOD, "?mode=%FF%FE"), 400, BAD, "mode"),

@@ -91,10 +91,12 @@ impl JobParams {
             v.as_deref().map(str::trim).filter(|s| !s.is_empty())
         }
         let mode = text(&self.mode).map(str::parse::<Mode>).transpose().map_err(bad)?.unwrap_or_default();
+        // Every value is checked whatever the method: a bad one never passes
+        // because the method does not read it.
+        let clip_limit = text(&self.clip_limit).map(options::parse_clip_limit).transpose().map_err(bad)?;
+        let tiles = text(&self.tiles).map(options::parse_tiles).transpose().map_err(bad)?;
         let method = match text(&self.method).map(Method::from_name).transpose().map_err(bad)? {
             Some(Method::Clahe(defaults)) => {
-                let clip_limit = text(&self.clip_limit).map(options::parse_clip_limit).transpose().map_err(bad)?;
-                let tiles = text(&self.tiles).map(options::parse_tiles).transpose().map_err(bad)?;
                 let (tiles_x, tiles_y) = tiles.unwrap_or((defaults.tiles_x, defaults.tiles_y));
                 Method::Clahe(ClaheParams { clip_limit: clip_limit.unwrap_or(defaults.clip_limit), tiles_x, tiles_y })
             }
@@ -289,6 +291,9 @@ mod tests {
             JobParams { mode: Some("sepia".into()), ..Default::default() },
             JobParams { method: Some("magic".into()), ..Default::default() },
             JobParams { method: Some("clahe".into()), tiles: Some("0x0".into()), ..Default::default() },
+            // Values of options the global method does not read are still checked.
+            JobParams { clip_limit: Some("-3".into()), ..Default::default() },
+            JobParams { tiles: Some("0x99999".into()), ..Default::default() },
             JobParams { format: Some("gif".into()), ..Default::default() },
         ] {
             assert_eq!(bad.spec(limits, SERVE_PNG).unwrap_err().status, StatusCode::BAD_REQUEST);
