@@ -142,9 +142,14 @@ impl Plan {
         tiles * self.levels()
     }
 
+    /// Bins in this job's histograms, and entries in its tables.
+    pub fn bin_count(&self) -> usize {
+        self.target.planes() * self.bins_per_plane()
+    }
+
     /// Empty counts for this job, to merge partial counts into.
     pub fn empty_histograms(&self) -> Histograms {
-        Histograms { bins: vec![0; self.target.planes() * self.bins_per_plane()] }
+        Histograms { bins: vec![0; self.bin_count()] }
     }
 
     /// Names of the equalized planes: `gray`, `luma`, or `r`, `g`, `b`.
@@ -234,7 +239,7 @@ impl Plan {
     /// Reduce: turns the job's total counts into its tables.
     pub fn reduce(&self, total: &Histograms) -> Luts {
         let per_plane = self.bins_per_plane();
-        assert_eq!(total.bins.len(), self.target.planes() * per_plane, "histograms of another job");
+        assert_eq!(total.bins.len(), self.bin_count(), "histograms of another job");
         fn tables<T: Sample>(plan: &Plan, bins: &[u64], per_plane: usize) -> Vec<T> {
             bins.chunks_exact(per_plane)
                 .flat_map(|plane| match (&plan.grid, plan.method) {
@@ -286,7 +291,7 @@ impl Plan {
     }
 
     fn apply_run<T: Sample>(&self, strip: Strip, src: Option<&[T]>, s: &mut [T], t: &[T]) -> Result<(), StripError> {
-        let want = self.target.planes() * self.bins_per_plane();
+        let want = self.bin_count();
         if t.len() != want {
             return Err(StripError::Tables { want, got: t.len() });
         }

@@ -78,10 +78,10 @@ pub fn reduce_bins<'py>(
     spec: Spec,
 ) -> PyResult<Bound<'py, PyAny>> {
     let image = array::shape_of(&shape, depth_of(dtype)?, "shape")?;
-    let (plan, _) = spec.plan(Shape { height: spec.height.unwrap_or(image.height), ..image }, 0)?;
+    let (plan, _) = spec.plan(image, 0)?;
     let total = Histograms { bins: bins.as_slice().map_err(value_error)?.to_vec() };
-    if total.bins.len() != plan.empty_histograms().bins.len() {
-        let (got, want) = (total.bins.len(), plan.empty_histograms().bins.len());
+    if total.bins.len() != plan.bin_count() {
+        let (got, want) = (total.bins.len(), plan.bin_count());
         return Err(PyValueError::new_err(format!("bins has {got} counts; this job has {want}")));
     }
     Ok(match py.detach(|| plan.reduce(&total)) {
@@ -143,7 +143,7 @@ fn apply_typed<'py, T: Sample + Element>(
 #[pyfunction]
 pub fn output_shape(shape: Vec<usize>, dtype: &str, spec: Spec) -> PyResult<Vec<usize>> {
     let image = array::shape_of(&shape, depth_of(dtype)?, "shape")?;
-    let (plan, _) = spec.plan(Shape { height: spec.height.unwrap_or(image.height), ..image }, 0)?;
+    let (plan, _) = spec.plan(image, 0)?;
     Ok(array::dims_of(plan.output_shape(), &shape))
 }
 

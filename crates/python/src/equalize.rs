@@ -57,10 +57,8 @@ fn equalize_to<'py, T: Sample + Element>(
         let mut output = result.try_readwrite().map_err(value_error)?;
         let output = output.as_slice_mut().map_err(value_error)?;
         let strips = strips_for(&plan, threads);
-        py.detach(|| {
-            threads::run_strips(threads, strips.len(), || local::equalize_into(&plan, &input, output, &strips))
-        })
-        .map_err(value_error)?;
+        py.detach(|| threads::run(threads, strips.len(), || local::equalize_into(&plan, &input, output, &strips)))
+            .map_err(value_error)?;
     }
     Ok(result.into_any())
 }
@@ -84,7 +82,7 @@ fn equalize_in_place<'py, T: Sample + Element>(
         let mut samples = target.try_readwrite().map_err(value_error)?;
         let samples = samples.as_slice_mut().map_err(value_error)?;
         let strips = strips_for(&plan, threads);
-        py.detach(|| threads::run_strips(threads, strips.len(), || local::equalize_in_place(&plan, samples, &strips)))
+        py.detach(|| threads::run(threads, strips.len(), || local::equalize_in_place(&plan, samples, &strips)))
             .map_err(value_error)?;
     }
     Ok(target.into_any())

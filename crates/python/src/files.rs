@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use histo_cluster::{Admission, Cluster, EventBus, JobSpec};
+use histo_cluster::{Admission, Cluster, EventBus, JobSpec, RunError};
 use histo_codec::{Format, Input, Limits, png};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -48,26 +48,24 @@ pub fn equalize_file(
     let workers = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let spec =
         JobSpec { options, format: Some(format), png: png::Settings::default(), limits: Limits::CLI, request_id: None };
-    let result = py.detach(|| {
+    py.detach(|| {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build()?;
         runtime.block_on(async {
             let one_job = Admission { max_running: 1, max_waiting: 0 };
-            let cluster = Cluster::embedded(workers, one_job, EventBus::new()).map_err(one_line)?;
+            let cannot =
+                |e: RunError| PyValueError::new_err(format!("cannot equalize {}: {}", src.display(), one_line(&e)));
+            let cluster = Cluster::embedded(workers, one_job, EventBus::new()).map_err(cannot)?;
             let result = cluster.run_to(input, spec, file).await;
             cluster.close().await;
-            result.map(drop).map_err(one_line)
+            result.map(drop).map_err(cannot)
         })
-    });
-    result.map_err(|e: std::io::Error| match e.kind() {
-        std::io::ErrorKind::Other => PyValueError::new_err(format!("cannot equalize {}: {e}", src.display())),
-        _ => e.into(),
     })?;
     output.persist(&dst).map_err(|e| PyErr::from(e.error))?;
     Ok(())
 }
 
 /// An error and its causes on one line, as `histo equalize` prints them.
-fn one_line(e: impl std::error::Error) -> std::io::Error {
+fn one_line(e: &dyn std::error::Error) -> String {
     let mut line = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
@@ -75,5 +73,5 @@ fn one_line(e: impl std::error::Error) -> std::io::Error {
         line.push_str(&s.to_string());
         source = s.source();
     }
-    std::io::Error::other(line)
+    line
 }

@@ -74,12 +74,11 @@ fn mask_samples(mask: ArrayView2<'_, u8>, width: usize, height: usize) -> PyResu
 /// Builds equalization tables from counts (see `histo.table`).
 #[pyfunction]
 pub fn table<'py>(py: Python<'py>, hist: PyReadonlyArray2<'py, u64>) -> PyResult<Bound<'py, PyAny>> {
-    let hist = hist.as_array();
-    let levels = hist.ncols();
-    let rows: Vec<Vec<u64>> = hist.axis_iter(Axis(0)).map(|r| r.to_vec()).collect();
-    Ok(match levels {
-        256 => tables::<u8>(&rows).into_pyarray(py).into_any(),
-        65536 => tables::<u16>(&rows).into_pyarray(py).into_any(),
+    let rows = hist.as_array().nrows();
+    let bins = c_order(&hist)?;
+    Ok(match hist.as_array().ncols() {
+        256 => tables::<u8>(bins, rows).into_pyarray(py).into_any(),
+        65536 => tables::<u16>(bins, rows).into_pyarray(py).into_any(),
         n => {
             return Err(PyValueError::new_err(format!(
                 "hist has {n} bins; histo tables are for 256 (uint8) or 65536 (uint16) levels"
@@ -88,9 +87,19 @@ pub fn table<'py>(py: Python<'py>, hist: PyReadonlyArray2<'py, u64>) -> PyResult
     })
 }
 
-fn tables<T: Sample + Element>(rows: &[Vec<u64>]) -> Array2<T> {
-    let flat: Vec<T> = rows.iter().flat_map(|h| lut::equalize::<T>(h)).collect();
-    Array2::from_shape_vec((rows.len(), T::LEVELS), flat).expect("one table per row")
+/// A 2-D array's values, row after row (`as_slice` alone also takes
+/// Fortran order).
+fn c_order<'a, T: Element>(a: &'a PyReadonlyArray2<'_, T>) -> PyResult<&'a [T]> {
+    match a.as_slice() {
+        Ok(s) if a.is_c_contiguous() => Ok(s),
+        _ => Err(PyValueError::new_err("tables and counts must be C-contiguous")),
+    }
+}
+
+/// One table per row of `T::LEVELS` bins.
+fn tables<T: Sample + Element>(bins: &[u64], rows: usize) -> Array2<T> {
+    let flat: Vec<T> = bins.chunks_exact(T::LEVELS).flat_map(lut::equalize::<T>).collect();
+    Array2::from_shape_vec((rows, T::LEVELS), flat).expect("one table per row")
 }
 
 /// Maps samples through tables (see `histo.apply`).
@@ -119,30 +128,27 @@ fn apply_typed<'py, T: Sample + Element>(
         return Err(PyTypeError::new_err(format!("table must be a 2-D array of the image's dtype, {dtype}")));
     };
     let channels = array.shape.layout.channels();
-    let table = table.as_array();
-    if table.ncols() != T::LEVELS || (table.nrows() != 1 && table.nrows() != channels) {
+    let (rows, cols) = table.as_array().dim();
+    if cols != T::LEVELS || (rows != 1 && rows != channels) {
         return Err(PyValueError::new_err(format!(
-            "table has shape {:?}; this image needs (1, {levels}) or ({channels}, {levels})",
-            table.dim(),
+            "table has shape ({rows}, {cols}); this image needs (1, {levels}) or ({channels}, {levels})",
             levels = T::LEVELS
         )));
     }
-    let table: Vec<Vec<T>> = table.axis_iter(Axis(0)).map(|r| r.to_vec()).collect();
     let dims = array.view.shape().to_vec();
     let result = array::output::<T>(py, out, &dims)?;
     {
         let input = array.samples();
         let mut output = result.try_readwrite().map_err(value_error)?;
         let output = output.as_slice_mut().map_err(value_error)?;
+        let table = c_order(&table)?;
         py.detach(|| {
+            if table.len() == T::LEVELS {
+                return lut::apply_into(&input, output, table);
+            }
             output.copy_from_slice(&input);
-            match table.as_slice() {
-                [one] => lut::apply(output, one),
-                per_channel => {
-                    for (c, t) in per_channel.iter().enumerate() {
-                        lut::apply_strided(output, channels, c, t);
-                    }
-                }
+            for (c, t) in table.chunks_exact(T::LEVELS).enumerate() {
+                lut::apply_strided(output, channels, c, t);
             }
         });
     }

@@ -24,18 +24,14 @@ pub fn check(threads: Option<usize>) -> PyResult<()> {
     }
 }
 
-/// Runs `f` on `threads` threads (all cores when `None`).
-pub fn run<R: Send>(threads: Option<usize>, f: impl FnOnce() -> R + Send) -> R {
+/// Runs a job of `strips` strips on `threads` threads (all cores when
+/// `None`). One strip runs on this thread, with no hand-over to a pool
+/// (which costs more than a small image's work).
+pub fn run<R: Send>(threads: Option<usize>, strips: usize, f: impl FnOnce() -> R + Send) -> R {
     match threads {
-        None => f(),
-        Some(n) => pool(n).install(f),
+        Some(n) if strips > 1 => pool(n).install(f),
+        _ => f(),
     }
-}
-
-/// Runs a job of `strips` strips: one strip runs on this thread, with no
-/// hand-over to a pool (which costs more than a small image's work).
-pub fn run_strips<R: Send>(threads: Option<usize>, strips: usize, f: impl FnOnce() -> R + Send) -> R {
-    if strips <= 1 { f() } else { run(threads, f) }
 }
 
 fn pool(threads: usize) -> Arc<ThreadPool> {
