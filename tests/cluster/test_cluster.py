@@ -34,6 +34,9 @@ CASES = {
     "colour luma": (lambda: low_contrast_color(800, 600, 2), "out.png", []),
     "colour clahe": (lambda: low_contrast_color(700, 500, 3), "out.png", ["--method", "clahe", "--tiles", "6x4"]),
     "rgb to jpeg": (lambda: low_contrast_color(500, 400, 4), "out.jpg", ["--mode", "rgb"]),
+    "colour hsv": (lambda: low_contrast_color(610, 430, 7), "out.png", ["--mode", "hsv"]),
+    "colour lab clahe": (lambda: low_contrast_color(530, 470, 8), "out.png",
+                         ["--mode", "lab", "--method", "clahe", "--tiles", "5x3"]),
     "16-bit gray": (lambda: gray16(600, 500, 5), "out.png", []),
 }
 

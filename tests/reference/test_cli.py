@@ -137,3 +137,11 @@ def test_invalid_options_are_usage_errors(histo, tmp_path, gray_png, flag, value
     assert proc.returncode == 2
     assert value in proc.stderr.decode()
     assert not (tmp_path / "o.png").exists()
+
+
+@pytest.mark.parametrize("mode", ["lab", "hsv", "hsl", "luma", "rgb"])
+def test_a_colour_mode_on_a_gray_image_is_bad_input(histo, tmp_path, gray_png, mode):
+    proc = histo("equalize", gray_png, "-o", tmp_path / "o.png", "--mode", mode, check=False)
+    assert_one_line_error(proc, "needs a colour image")
+    assert proc.returncode == 2
+    assert not (tmp_path / "o.png").exists()

@@ -29,8 +29,10 @@ pub struct Args {
     output: PathBuf,
 
     /// What to equalize: `gray` (colour is converted to gray), `luma` (Y of
-    /// YCbCr, chroma kept), `rgb` (each channel on its own), or `auto`
-    /// (gray for gray input, luma for colour).
+    /// YCbCr, chroma kept), `rgb` (each channel on its own), `lab` (CIE L*,
+    /// a* and b* kept), `hsv` (V, hue and saturation kept), `hsl` (L, hue
+    /// and saturation kept), or `auto` (gray for gray input, luma for
+    /// colour).
     #[arg(long, env = "HISTO_MODE", default_value = "auto", value_parser = parse_mode)]
     mode: Mode,
 

@@ -54,8 +54,22 @@ enum Command {
     Worker(worker::Args),
 }
 
+/// Exit code for input or options that cannot be equalized, as for usage
+/// errors: the same command will fail again.
+const EXIT_BAD_INPUT: u8 = 2;
 /// Exit code when a job failed because no worker was available.
 const EXIT_NO_WORKERS: u8 = 3;
+
+/// The exit code for an error: by its kind, wherever in the chain it is.
+fn exit_code(e: &anyhow::Error) -> u8 {
+    use histo_cluster::RunError;
+    let kind = e.chain().find_map(|c| c.downcast_ref::<RunError>());
+    match kind {
+        Some(RunError::NoWorkers) => EXIT_NO_WORKERS,
+        Some(RunError::Input(_) | RunError::Options(_)) => EXIT_BAD_INPUT,
+        _ => 1,
+    }
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -83,8 +97,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("histo: error: {e:#}");
-            let no_workers = e.chain().any(|c| matches!(c.downcast_ref(), Some(histo_cluster::RunError::NoWorkers)));
-            ExitCode::from(if no_workers { EXIT_NO_WORKERS } else { 1 })
+            ExitCode::from(exit_code(&e))
         }
     }
 }

@@ -91,13 +91,6 @@ pub fn to_gray<T: Sample>(src: &[T], channels: usize, out: &mut [T]) {
     }
 }
 
-/// The luma of each `C`-channel pixel of a row.
-pub(crate) fn luma_row<T: Sample, const C: usize>(row: &[T], values: &mut [T]) {
-    for (px, v) in row.chunks_exact(C).zip(values) {
-        *v = luma(px[0], px[1], px[2]);
-    }
-}
-
 /// Equalizes the luma of `C`-channel pixels in place with one table, chroma
 /// (and alpha) kept: the same sums as the tiled path, without its buffers.
 /// Pixels go in groups, the conversions and the table look-ups in separate

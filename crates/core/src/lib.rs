@@ -4,7 +4,9 @@
 //! histograms ([`histogram`], or per-tile ones for [`clahe`]); the **reduce**
 //! phase sums them and turns them into look-up tables ([`lut`]); the **apply**
 //! phase maps each strip through the tables. [`plan::Plan`] ties the phases
-//! together for every mode (gray, luma via [`color`], per-channel rgb) and
+//! together for every mode (gray, per-channel rgb, and the modes that equalize
+//! one [`key`] of each colour pixel: luma via [`color`], HSV value, HSL
+//! lightness, CIE L* via [`lab`]) and
 //! both methods, and [`local`] runs them on all cores with rayon.
 //!
 //! Histogram counts are exact integers and merging them is associative, so the
@@ -15,6 +17,8 @@ pub mod color;
 mod exchange;
 pub mod histogram;
 pub mod image;
+mod key;
+mod lab;
 pub mod local;
 pub mod lut;
 pub mod options;

@@ -18,11 +18,17 @@ pub enum Mode {
     Luma,
     /// Equalize each colour channel on its own.
     Rgb,
+    /// Equalize CIE L* (D65, sRGB) and keep a* and b*.
+    Lab,
+    /// Equalize V of HSV and keep hue and saturation.
+    Hsv,
+    /// Equalize L of HSL and keep hue and saturation.
+    Hsl,
 }
 
 impl Mode {
     /// Every mode, in the order `--help` lists them.
-    pub const ALL: [Mode; 4] = [Mode::Auto, Mode::Gray, Mode::Luma, Mode::Rgb];
+    pub const ALL: [Mode; 7] = [Mode::Auto, Mode::Gray, Mode::Luma, Mode::Rgb, Mode::Lab, Mode::Hsv, Mode::Hsl];
 
     /// The mode's name on the command line and in the API.
     pub fn name(self) -> &'static str {
@@ -31,6 +37,9 @@ impl Mode {
             Mode::Gray => "gray",
             Mode::Luma => "luma",
             Mode::Rgb => "rgb",
+            Mode::Lab => "lab",
+            Mode::Hsv => "hsv",
+            Mode::Hsl => "hsl",
         }
     }
 }
@@ -143,8 +152,11 @@ pub struct Options {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum OptionError {
     /// Unknown mode.
-    #[error("unknown mode '{0}' (expected auto, gray, luma or rgb)")]
+    #[error("unknown mode '{0}' (expected auto, gray, luma, rgb, lab, hsv or hsl)")]
     Mode(String),
+    /// A colour mode asked of a gray image.
+    #[error("mode '{0}' needs a colour image; this one is gray (use auto or gray)")]
+    ColourModeOnGray(Mode),
     /// Unknown method.
     #[error("unknown method '{0}' (expected global or clahe)")]
     Method(String),

@@ -14,6 +14,7 @@
 
 use crate::clahe::{Columns, Grid};
 use crate::image::{Depth, Layout, Pixels, Shape};
+use crate::key::Key;
 use crate::options::{MAX_FREE_TILES, Method, Mode, OptionError, Options};
 use crate::sample::Sample;
 use crate::strips::Strip;
@@ -26,8 +27,8 @@ pub use crate::exchange::{Histograms, Luts, Samples, SamplesMut, StripError};
 enum Target {
     /// Channel 0 of a gray image.
     Gray,
-    /// The luma of an RGB pixel.
-    Luma,
+    /// One value of each colour pixel: the pixel is rebuilt around it.
+    Key(Key),
     /// R, G and B, each its own plane.
     Channels,
 }
@@ -56,9 +57,13 @@ impl Plan {
     pub fn new(shape: Shape, options: Options) -> Result<Self, OptionError> {
         let Shape { width, height, layout, depth } = shape;
         let (working, target) = match (options.mode, layout.is_color()) {
-            (_, false) => (layout, Target::Gray),
+            (Mode::Auto | Mode::Gray, false) => (layout, Target::Gray),
+            (mode, false) => return Err(OptionError::ColourModeOnGray(mode)),
             (Mode::Gray, true) => (layout.to_gray(), Target::Gray),
-            (Mode::Auto | Mode::Luma, true) => (layout, Target::Luma),
+            (Mode::Auto | Mode::Luma, true) => (layout, Target::Key(Key::Luma)),
+            (Mode::Hsv, true) => (layout, Target::Key(Key::Value)),
+            (Mode::Hsl, true) => (layout, Target::Key(Key::Lightness)),
+            (Mode::Lab, true) => (layout, Target::Key(Key::Lab)),
             (Mode::Rgb, true) => (layout, Target::Channels),
         };
         let grid = match options.method {
@@ -152,12 +157,13 @@ impl Plan {
         Histograms { bins: vec![0; self.bin_count()] }
     }
 
-    /// Names of the equalized planes: `gray`, `luma`, or `r`, `g`, `b`.
-    pub fn plane_names(&self) -> &'static [&'static str] {
+    /// Names of the equalized planes: `gray`, a key (`luma`, `value`,
+    /// `lightness`, `lab_l`), or `r`, `g`, `b`.
+    pub fn plane_names(&self) -> Vec<&'static str> {
         match self.target {
-            Target::Gray => &["gray"],
-            Target::Luma => &["luma"],
-            Target::Channels => &["r", "g", "b"],
+            Target::Gray => vec!["gray"],
+            Target::Key(key) => vec![key.name()],
+            Target::Channels => vec!["r", "g", "b"],
         }
     }
 
@@ -183,7 +189,10 @@ impl Plan {
     pub fn output_plan(&self) -> Plan {
         let mode = match self.target {
             Target::Gray => Mode::Gray,
-            Target::Luma => Mode::Luma,
+            Target::Key(Key::Luma) => Mode::Luma,
+            Target::Key(Key::Value) => Mode::Hsv,
+            Target::Key(Key::Lightness) => Mode::Hsl,
+            Target::Key(Key::Lab) => Mode::Lab,
             Target::Channels => Mode::Rgb,
         };
         let options = Options { mode, method: Method::Global };
@@ -337,34 +346,26 @@ impl Plan {
         // The usual colour job: one pass per pixel, the channel count known
         // to the compiler.
         match (&self.grid, self.target, channels) {
-            (None, Target::Luma, 3) => return color::apply_luma::<T, 3>(samples, luts),
-            (None, Target::Luma, 4) => return color::apply_luma::<T, 4>(samples, luts),
+            (None, Target::Key(Key::Luma), 3) => return color::apply_luma::<T, 3>(samples, luts),
+            (None, Target::Key(Key::Luma), 4) => return color::apply_luma::<T, 4>(samples, luts),
             _ => {}
         }
         let width = self.width as usize;
         let mut values = vec![T::default(); width];
         let mut scratch = Vec::new();
-        let mut chroma = vec![(T::default(), T::default()); width];
         for (y, row) in strip.row_range().zip(samples.chunks_exact_mut(self.row_len())) {
             for (plane, tables) in luts.chunks_exact(per_plane).enumerate() {
-                if self.target == Target::Luma {
-                    for (px, (v, c)) in row.chunks_exact(channels).zip(values.iter_mut().zip(&mut chroma)) {
-                        let (l, cr, cb) = color::to_ycrcb(px[0], px[1], px[2]);
-                        (*v, *c) = (l, (cr, cb));
-                    }
-                } else {
-                    self.extract(row, plane, &mut values);
-                }
+                self.extract(row, plane, &mut values);
                 match &self.grid {
                     Some((grid, columns)) => grid.map_row(y, tables, columns, &mut values, &mut scratch),
                     None => values.iter_mut().for_each(|v| *v = tables[v.index()]),
                 }
-                if self.target == Target::Luma {
-                    for (px, (&v, &(cr, cb))) in row.chunks_exact_mut(channels).zip(values.iter().zip(&chroma)) {
-                        (px[0], px[1], px[2]) = color::from_ycrcb(v, cr, cb);
+                match self.target {
+                    Target::Key(key) if channels == 3 => key.rebuild::<T, 3>(row, &values),
+                    Target::Key(key) => key.rebuild::<T, 4>(row, &values),
+                    Target::Gray | Target::Channels => {
+                        row.iter_mut().skip(plane).step_by(channels).zip(&values).for_each(|(s, &v)| *s = v)
                     }
-                } else {
-                    row.iter_mut().skip(plane).step_by(channels).zip(&values).for_each(|(s, &v)| *s = v);
                 }
             }
         }
@@ -375,8 +376,8 @@ impl Plan {
         let channels = self.layout.channels();
         match self.target {
             // Colour layouts only: RGB or RGBA, the count known to the compiler.
-            Target::Luma if channels == 3 => color::luma_row::<T, 3>(row, values),
-            Target::Luma => color::luma_row::<T, 4>(row, values),
+            Target::Key(key) if channels == 3 => key.levels::<T, 3>(row, values),
+            Target::Key(key) => key.levels::<T, 4>(row, values),
             Target::Gray | Target::Channels => {
                 row.chunks_exact(channels).zip(values).for_each(|(px, v)| *v = px[plane]);
             }

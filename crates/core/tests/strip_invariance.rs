@@ -63,10 +63,12 @@ proptest! {
     #[test]
     fn output_is_the_same_for_any_strip_count(
         width in 1u32..40, height in 1u32..40, layout in 0usize..4, sixteen: bool, seed: u64,
-        mode in 0usize..4, clahe in proptest::option::of((0.0f64..5.0, 1u32..6, 1u32..6)),
+        mode in 0usize..Mode::ALL.len(), clahe in proptest::option::of((0.0f64..5.0, 1u32..6, 1u32..6)),
         strips in 2usize..12,
     ) {
         let img = image(width, height, LAYOUTS[layout], sixteen && clahe.is_none(), seed);
+        // Gray images take only `auto` and `gray`: the first two modes.
+        let mode = if img.layout().is_color() { mode } else { mode % 2 };
         let opts = options(mode, clahe);
         let one = equalize_in_strips(img.clone(), opts, Some(1)).unwrap();
         // The borrowed-samples entry points, as the Python package calls them.
@@ -78,7 +80,7 @@ proptest! {
 
 #[test]
 fn alpha_is_untouched_in_every_mode() {
-    for mode in 0..4 {
+    for mode in 0..Mode::ALL.len() {
         for clahe in [None, Some((2.0, 3, 3))] {
             let img = image(17, 9, Layout::Rgba, false, 5);
             let out = equalize_in_strips(img.clone(), options(mode, clahe), Some(3)).unwrap();
@@ -102,4 +104,13 @@ fn sixteen_bit_clahe_works() {
     let img = image(30, 20, Layout::Gray, true, 9);
     let out = equalize_in_strips(img.clone(), options(0, Some((2.0, 4, 4))), Some(3)).unwrap();
     assert_eq!(out, equalize_in_strips(img, options(0, Some((2.0, 4, 4))), Some(1)).unwrap());
+}
+
+#[test]
+fn colour_modes_on_a_gray_image_are_refused() {
+    for mode in [Mode::Luma, Mode::Rgb, Mode::Lab, Mode::Hsv, Mode::Hsl] {
+        let img = image(4, 4, Layout::GrayAlpha, false, 3);
+        let err = Plan::new(img.shape(), Options { mode, method: Method::Global }).unwrap_err();
+        assert_eq!(err.to_string(), format!("mode '{mode}' needs a colour image; this one is gray (use auto or gray)"));
+    }
 }

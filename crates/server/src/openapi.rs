@@ -4,6 +4,7 @@
 
 use axum::Json;
 use axum::response::IntoResponse;
+use histo_core::Mode;
 use serde_json::{Value, json};
 
 fn error_response(description: &str) -> Value {
@@ -14,8 +15,9 @@ fn error_response(description: &str) -> Value {
 }
 
 fn job_params() -> Value {
+    let modes: Vec<&str> = Mode::ALL.iter().map(|m| m.name()).collect();
     json!([
-        {"name": "mode", "in": "query", "schema": {"type": "string", "enum": ["auto", "gray", "luma", "rgb"], "default": "auto"}},
+        {"name": "mode", "in": "query", "schema": {"type": "string", "enum": modes, "default": "auto"}},
         {"name": "method", "in": "query", "schema": {"type": "string", "enum": ["global", "clahe"], "default": "global"}},
         {"name": "clip_limit", "in": "query", "schema": {"type": "number", "minimum": 0, "default": 2.0}},
         {"name": "tiles", "in": "query", "schema": {"type": "string", "pattern": "^[0-9]+[xX][0-9]+$", "default": "8x8"}},

@@ -41,8 +41,10 @@ def equalize(
 
     mode: ``"gray"`` (colour is converted to gray first: the result is 2-D,
         or gray+alpha), ``"luma"`` (the Y of YCbCr is equalized, chroma
-        kept), ``"rgb"`` (each colour channel on its own), or ``"auto"``
-        (gray for gray input, luma for colour).
+        kept), ``"rgb"`` (each colour channel on its own), ``"lab"`` (CIE
+        L* under D65, a* and b* kept), ``"hsv"`` (V, hue and saturation
+        kept), ``"hsl"`` (L, hue and saturation kept), or ``"auto"`` (gray
+        for gray input, luma for colour). Colour modes need colour input.
     method: ``"global"`` (one table for the image) or ``"clahe"``.
     clip_limit, tiles: CLAHE's clip limit (0 disables clipping) and grid
         as (columns, rows), as in ``cv2.createCLAHE``; checked whatever the

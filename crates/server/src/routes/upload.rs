@@ -51,7 +51,7 @@ const MAX_FIELDS: usize = 16;
 /// Job options as a client sends them.
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct JobParams {
-    /// `auto`, `gray`, `luma` or `rgb`.
+    /// `auto`, `gray`, `luma`, `rgb`, `lab`, `hsv` or `hsl`.
     pub mode: Option<String>,
     /// `global` or `clahe`.
     pub method: Option<String>,
