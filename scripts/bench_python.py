@@ -10,6 +10,7 @@ import time
 
 import cv2
 import numpy as np
+import skimage.color
 import skimage.data
 import skimage.exposure
 
@@ -110,6 +111,65 @@ def kernels(repeat: int) -> None:
         print(f"- {kernel}, {threads} thread(s): {ratio:.2f}× on {name}")
 
 
+def cv_pipeline(to, back, channel):
+    def run(rgb: np.ndarray) -> np.ndarray:
+        converted = cv2.cvtColor(rgb, to)
+        converted[..., channel] = cv2.equalizeHist(np.ascontiguousarray(converted[..., channel]))
+        return cv2.cvtColor(converted, back)
+    return run
+
+
+def sk_pipeline(to, back, channel, scale):
+    def run(rgb: np.ndarray) -> np.ndarray:
+        converted = to(rgb)
+        converted[..., channel] = skimage.exposure.equalize_hist(converted[..., channel]) * scale
+        return back(converted)
+    return run
+
+
+COLOUR_MODES = {
+    "luma": (cv_luma, None),
+    "lab": (cv_pipeline(cv2.COLOR_RGB2Lab, cv2.COLOR_Lab2RGB, 0),
+            sk_pipeline(skimage.color.rgb2lab, skimage.color.lab2rgb, 0, 100)),
+    "hsv": (cv_pipeline(cv2.COLOR_RGB2HSV, cv2.COLOR_HSV2RGB, 2),
+            sk_pipeline(skimage.color.rgb2hsv, skimage.color.hsv2rgb, 2, 1)),
+    "hsl": (cv_pipeline(cv2.COLOR_RGB2HLS, cv2.COLOR_HLS2RGB, 1), None),
+    "rgb": (lambda a: np.dstack([cv2.equalizeHist(np.ascontiguousarray(a[..., c])) for c in range(3)]), None),
+}
+
+
+def colour_modes(repeat: int) -> None:
+    """Each colour mode on one thread beside histo's luma kernel and beside
+    the OpenCV and scikit-image pipelines that convert, equalize one channel
+    and convert back (OpenCV's 8-bit conversions use their own tables and
+    rounding, so they are a yardstick of cost, not of output)."""
+    cv2.setNumThreads(1)
+    print()
+    print("| mode | image | histo ms | vs histo luma | OpenCV pipeline ms | histo vs OpenCV | "
+          "scikit-image ms | histo vs scikit-image |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, img in colour_images().items():
+        luma_ms = best_ms(lambda: histo.equalize(img, mode="luma", threads=1), repeat)
+        for mode, (cv, sk) in COLOUR_MODES.items():
+            h = luma_ms if mode == "luma" else best_ms(lambda: histo.equalize(img, mode=mode, threads=1), repeat)
+            c = best_ms(lambda: cv(img), repeat)
+            sk_cells = "— | —"
+            if sk is not None and img.size <= 4_200_000 * 3:
+                s = once_ms(lambda: sk(img))
+                sk_cells = f"{s:.0f} | {s / h:.0f}×"
+            print(f"| {mode} | {name} | {h:.1f} | {h / luma_ms:.1f}× | {c:.1f} | {c / h:.2f}× | {sk_cells} |")
+    print()
+    print("| global, gray | image | histo ms | with a mask (half the pixels) ms | mask cost |")
+    print("|---|---|---|---|---|")
+    for name, img in gray_images().items():
+        mask = np.zeros(img.shape, np.uint8)
+        mask[:, : img.shape[1] // 2] = 1
+        plain = best_ms(lambda: histo.equalize(img, threads=1), repeat)
+        masked = best_ms(lambda: histo.equalize(img, mask=mask, threads=1), repeat)
+        print(f"| global | {name} | {plain:.2f} | {masked:.2f} | {masked / plain:.2f}× |")
+    cv2.setNumThreads(CORES)
+
+
 def dask_run(repeat: int) -> None:
     import dask
     import dask.array as da
@@ -179,12 +239,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--skip-dask", action="store_true")
     parser.add_argument("--skip-kernels", action="store_true")
+    parser.add_argument("--skip-colour", action="store_true")
     args = parser.parse_args()
     print(f"histo {histo.__version__}, OpenCV {cv2.__version__}, scikit-image {skimage.__version__}, "
           f"{CORES} cores; best of {args.repeat} (scikit-image: one run, images up to 4.2 MP)")
     print()
     if not args.skip_kernels:
         kernels(args.repeat)
+    if not args.skip_colour:
+        colour_modes(args.repeat)
     if not args.skip_dask:
         dask_run(min(args.repeat, 2))
 

@@ -24,6 +24,7 @@ pub mod lut;
 pub mod options;
 pub mod plan;
 pub mod sample;
+mod staircase;
 pub mod strips;
 
 pub use image::{Depth, Image, Layout, Pixels, Shape};
