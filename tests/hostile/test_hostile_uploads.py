@@ -394,6 +394,9 @@ CASES = [
     # Checked whatever the method: the global method does not read them.
     Case("clip-limit-negative-global", raw_png(lambda: GOOD, "?clip_limit=-3"), 400, BAD, "clip"),
     Case("tiles-zero-global", raw_png(lambda: GOOD, "?method=global&tiles=0x99999"), 400, BAD, "tile"),
+    Case("clip-limit-with-global", raw_png(lambda: GOOD, "?clip_limit=3"), 400, BAD, "CLAHE setting"),
+    Case("tiles-with-global", raw_png(lambda: GOOD, "?method=global&tiles=4x4"), 400, BAD, "CLAHE setting"),
+    Case("colour-mode-on-gray", raw_png(lambda: GOOD, "?mode=lab"), 422, "invalid_options", "colour image"),
     Case("format-unknown", raw_png(lambda: GOOD, "?format=gif"), 400, BAD, "format"),
     Case("format-path", raw_png(lambda: GOOD, "?format=../../etc/passwd"), 400, BAD, "format"),
     Case("query-invalid-utf8", raw_png(lambda: GOOD, "?mode=%FF%FE"), 400, BAD, "mode"),

@@ -30,7 +30,7 @@ def test_any_chunking_gives_the_in_memory_result(chunks, method):
     with dask.config.set(scheduler="threads"):
         for name, img in images.items():
             x = da.from_array(img, chunks=chunks + img.shape[2:])
-            for mode in ("auto", "gray", "rgb") if img.ndim == 3 else ("auto",):
+            for mode in ("auto", "gray", "rgb", "lab", "hsl") if img.ndim == 3 else ("auto",):
                 got = histo.dask.equalize(x, mode=mode, method=method, tiles=(5, 3)).compute()
                 want = histo.equalize(img, mode=mode, method=method, tiles=(5, 3))
                 np.testing.assert_array_equal(got, want, err_msg=f"{name} {mode}")

@@ -145,3 +145,21 @@ def test_a_colour_mode_on_a_gray_image_is_bad_input(histo, tmp_path, gray_png, m
     assert_one_line_error(proc, "needs a colour image")
     assert proc.returncode == 2
     assert not (tmp_path / "o.png").exists()
+
+
+@pytest.mark.parametrize(("flag", "value", "env"), [("--clip-limit", "3", None), ("--tiles", "4x4", None),
+                                                    (None, None, {"HISTO_TILES": "4x4"})])
+def test_a_clahe_setting_with_the_global_method_is_refused(histo, tmp_path, gray_png, flag, value, env):
+    args = [flag, value] if flag else []
+    proc = histo("equalize", gray_png, "-o", tmp_path / "o.png", *args, check=False, env=env)
+    assert_one_line_error(proc, "CLAHE setting")
+    assert proc.returncode == 2
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_clahe_settings_from_the_environment_apply_to_clahe(histo, tmp_path, gray_png):
+    env = {"HISTO_TILES": "2x2", "HISTO_CLIP_LIMIT": "4"}
+    histo("equalize", gray_png, "-o", tmp_path / "env.png", "--method", "clahe", env=env)
+    histo("equalize", gray_png, "-o", tmp_path / "flags.png", "--method", "clahe", "--tiles", "2x2",
+          "--clip-limit", "4")
+    assert (tmp_path / "env.png").read_bytes() == (tmp_path / "flags.png").read_bytes()

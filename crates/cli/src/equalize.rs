@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use histo_cluster::Admission;
 use histo_cluster::{Cluster, JobSpec, Role, ZkConfig};
 use histo_codec::{Format, Input, Limits, png};
-use histo_core::options::{self, ClaheParams, Method, Mode, Options};
+use histo_core::options::{self, Method, Mode, OptionError, Options};
 
 use crate::io_paths::{OutputFile, check_input, is_stdio, read_input, write_output};
 use crate::png_args::PngArgs;
@@ -41,13 +41,15 @@ pub struct Args {
     #[arg(long, env = "HISTO_METHOD", default_value = "global", value_parser = ["global", "clahe"])]
     method: String,
 
-    /// CLAHE clip limit, as in OpenCV's createCLAHE (0 disables clipping).
-    #[arg(long, env = "HISTO_CLIP_LIMIT", default_value = "2.0", value_parser = parse_clip_limit)]
-    clip_limit: f64,
+    /// CLAHE clip limit, as in OpenCV's createCLAHE (0 disables clipping;
+    /// default 2). Refused with the global method.
+    #[arg(long, env = "HISTO_CLIP_LIMIT", value_parser = parse_clip_limit)]
+    clip_limit: Option<f64>,
 
-    /// CLAHE tile grid, COLSxROWS.
-    #[arg(long, env = "HISTO_TILES", default_value = "8x8", value_parser = parse_tiles)]
-    tiles: (u32, u32),
+    /// CLAHE tile grid, COLSxROWS (default 8x8). Refused with the global
+    /// method.
+    #[arg(long, env = "HISTO_TILES", value_parser = parse_tiles)]
+    tiles: Option<(u32, u32)>,
 
     /// Output format, overriding the output's extension: png, jpeg, tiff,
     /// bmp or webp.
@@ -121,14 +123,9 @@ fn parse_format(s: &str) -> Result<Format, String> {
 }
 
 impl Args {
-    fn options(&self) -> Options {
-        let method = match self.method.as_str() {
-            "clahe" => {
-                Method::Clahe(ClaheParams { clip_limit: self.clip_limit, tiles_x: self.tiles.0, tiles_y: self.tiles.1 })
-            }
-            _ => Method::Global,
-        };
-        Options { mode: self.mode, method }
+    fn options(&self) -> Result<Options, OptionError> {
+        let method = Method::with_settings(Some(&self.method), self.clip_limit, self.tiles)?;
+        Ok(Options { mode: self.mode, method })
     }
 }
 
@@ -136,6 +133,7 @@ impl Args {
 pub async fn run(args: Args) -> Result<()> {
     let started = Instant::now();
     let limits = args.limits.limits();
+    let options = args.options().map_err(histo_cluster::RunError::Options)?;
     // Fail on an unusable output name before the work, not after it.
     let out_format = match (args.format, is_stdio(&args.output)) {
         (Some(f), _) => Some(f),
@@ -173,7 +171,7 @@ pub async fn run(args: Args) -> Result<()> {
         }
     };
     let spec = JobSpec {
-        options: args.options(),
+        options,
         format: out_format,
         png: args.png.settings(png::Settings::default()),
         limits,

@@ -185,7 +185,7 @@ mod tests {
         let inv = invert(XYZ_FROM_RGB);
         for (r, row) in XYZ_FROM_RGB.iter().enumerate() {
             for c in 0..3 {
-                let v: f64 = (0..3).map(|k| row[k] * inv[k][c]).sum();
+                let v: f64 = row.iter().zip(&inv).map(|(m, inv_row)| m * inv_row[c]).sum();
                 assert!((v - if r == c { 1.0 } else { 0.0 }).abs() < 1e-12);
             }
         }

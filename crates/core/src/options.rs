@@ -137,6 +137,30 @@ impl Method {
             _ => Err(OptionError::Method(s.to_owned())),
         }
     }
+
+    /// The method named `name` (global when none), with the CLAHE settings
+    /// a user gave explicitly and defaults for the rest. A setting given to
+    /// a method that does not use it is refused rather than ignored: the
+    /// user meant something that would not happen.
+    pub fn with_settings(
+        name: Option<&str>,
+        clip_limit: Option<f64>,
+        tiles: Option<(u32, u32)>,
+    ) -> Result<Self, OptionError> {
+        match name.map(Method::from_name).transpose()?.unwrap_or_default() {
+            Method::Clahe(defaults) => {
+                let (tiles_x, tiles_y) = tiles.unwrap_or((defaults.tiles_x, defaults.tiles_y));
+                let params = ClaheParams { clip_limit: clip_limit.unwrap_or(defaults.clip_limit), tiles_x, tiles_y };
+                params.validate()?;
+                Ok(Method::Clahe(params))
+            }
+            Method::Global => match (clip_limit, tiles) {
+                (Some(_), _) => Err(OptionError::NotUsed { setting: "clip limit" }),
+                (_, Some(_)) => Err(OptionError::NotUsed { setting: "tile grid" }),
+                (None, None) => Ok(Method::Global),
+            },
+        }
+    }
 }
 
 /// Everything a user chooses about a job.
@@ -154,6 +178,12 @@ pub enum OptionError {
     /// Unknown mode.
     #[error("unknown mode '{0}' (expected auto, gray, luma, rgb, lab, hsv or hsl)")]
     Mode(String),
+    /// A CLAHE setting given with the global method.
+    #[error("a {setting} is a CLAHE setting and the method is global: choose method clahe, or leave it out")]
+    NotUsed {
+        /// What was given.
+        setting: &'static str,
+    },
     /// A colour mode asked of a gray image.
     #[error("mode '{0}' needs a colour image; this one is gray (use auto or gray)")]
     ColourModeOnGray(Mode),
@@ -191,3 +221,29 @@ pub enum OptionError {
 /// 16x16 image asking for 256x256 tiles of 16-bit levels would otherwise
 /// need 32 GiB of histograms.
 pub const MAX_FREE_TILES: u64 = 64;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_go_to_the_method_that_uses_them() {
+        assert_eq!(Method::with_settings(None, None, None), Ok(Method::Global));
+        assert_eq!(Method::with_settings(Some("global"), None, None), Ok(Method::Global));
+        let clahe = Method::with_settings(Some("CLAHE"), Some(3.5), None).unwrap();
+        assert_eq!(clahe, Method::Clahe(ClaheParams { clip_limit: 3.5, ..ClaheParams::default() }));
+        let tiles = Method::with_settings(Some("clahe"), None, Some((4, 2))).unwrap();
+        assert_eq!(tiles, Method::Clahe(ClaheParams { tiles_x: 4, tiles_y: 2, ..ClaheParams::default() }));
+    }
+
+    #[test]
+    fn a_setting_the_method_does_not_use_is_refused() {
+        for (clip, tiles, setting) in [(Some(2.0), None, "clip limit"), (None, Some((8, 8)), "tile grid")] {
+            let err = Method::with_settings(None, clip, tiles).unwrap_err();
+            assert_eq!(err, OptionError::NotUsed { setting });
+            assert!(err.to_string().starts_with(&format!("a {setting} is a CLAHE setting")));
+        }
+        assert!(Method::with_settings(Some("nope"), None, None).is_err());
+        assert!(Method::with_settings(Some("clahe"), Some(-1.0), None).is_err());
+    }
+}

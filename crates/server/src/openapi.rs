@@ -5,6 +5,7 @@
 use axum::Json;
 use axum::response::IntoResponse;
 use histo_core::Mode;
+use histo_core::options::MAX_TILES;
 use serde_json::{Value, json};
 
 fn error_response(description: &str) -> Value {
@@ -14,15 +15,32 @@ fn error_response(description: &str) -> Value {
     })
 }
 
-fn job_params() -> Value {
+/// A tile count, 1 to [`MAX_TILES`] (256), as a regular expression.
+const TILE_COUNT: &str = "([1-9][0-9]?|1[0-9]{2}|2[0-4][0-9]|25[0-6])";
+
+/// The job options, each with its type and range: the query parameters and
+/// the multipart fields share them.
+fn option_schemas() -> Value {
     let modes: Vec<&str> = Mode::ALL.iter().map(|m| m.name()).collect();
+    debug_assert_eq!(MAX_TILES, 256);
+    json!({
+        "mode": {"type": "string", "enum": modes, "default": "auto",
+                 "description": "What to equalize; a colour mode (luma, rgb, lab, hsv, hsl) on a gray image is a 422"},
+        "method": {"type": "string", "enum": ["global", "clahe"], "default": "global"},
+        "clip_limit": {"type": "number", "minimum": 0, "default": 2.0,
+                       "description": "CLAHE clip limit; with the global method it is refused (400)"},
+        "tiles": {"type": "string", "pattern": format!("^{TILE_COUNT}[xX]{TILE_COUNT}$"), "default": "8x8",
+                  "description": "CLAHE grid COLSxROWS, each 1 to 256; with the global method it is refused (400)"},
+        "format": {"type": "string", "enum": ["png", "jpeg", "tiff", "bmp", "webp"],
+                   "description": "Output format (default: the input's)"}
+    })
+}
+
+fn job_params() -> Value {
+    let options = option_schemas();
+    let param = |name: &str| json!({"name": name, "in": "query", "schema": options[name]});
     json!([
-        {"name": "mode", "in": "query", "schema": {"type": "string", "enum": modes, "default": "auto"}},
-        {"name": "method", "in": "query", "schema": {"type": "string", "enum": ["global", "clahe"], "default": "global"}},
-        {"name": "clip_limit", "in": "query", "schema": {"type": "number", "minimum": 0, "default": 2.0}},
-        {"name": "tiles", "in": "query", "schema": {"type": "string", "pattern": "^[0-9]+[xX][0-9]+$", "default": "8x8"}},
-        {"name": "format", "in": "query", "description": "Output format (default: the input's)",
-         "schema": {"type": "string", "enum": ["png", "jpeg", "tiff", "bmp", "webp"]}},
+        param("mode"), param("method"), param("clip_limit"), param("tiles"), param("format"),
         {"name": "X-Histo-Request-Id", "in": "header",
          "description": "The client's id for this request: echoed in the answer and carried by the job's job_progress events",
          "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}}
@@ -58,8 +76,9 @@ pub fn document() -> Value {
                     "required": ["file"],
                     "properties": {
                         "file": {"type": "string", "contentMediaType": "application/octet-stream"},
-                        "mode": {"type": "string"}, "method": {"type": "string"},
-                        "clip_limit": {"type": "string"}, "tiles": {"type": "string"}, "format": {"type": "string"}
+                        "mode": option_schemas()["mode"], "method": option_schemas()["method"],
+                        "clip_limit": option_schemas()["clip_limit"], "tiles": option_schemas()["tiles"],
+                        "format": option_schemas()["format"]
                     }
                 }
             }
@@ -80,12 +99,12 @@ pub fn document() -> Value {
                                 "X-Histo-Request-Id": {"schema": {"type": "string"}, "description": "The request id the client sent, if any"}
                             },
                             "content": image_types},
-                    "400": error_response("Bad option or request"),
+                    "400": error_response("Bad option or request, or a CLAHE setting with the global method"),
                     "401": error_response("Missing or wrong token (WWW-Authenticate: Bearer)"),
                     "408": error_response("The body did not arrive in time"),
                     "413": error_response("Upload larger than the byte limit"),
                     "415": error_response("Not a supported image"),
-                    "422": error_response("Image over the pixel limits, truncated or corrupt"),
+                    "422": error_response("Image over the pixel limits, truncated or corrupt, or options it cannot take"),
                     "429": error_response("Too many failed authentications from this client (Retry-After)"),
                     "503": error_response("No workers or overloaded (Retry-After)")
                 }
@@ -155,6 +174,17 @@ mod tests {
         for route in crate::routes::routes() {
             let op = &doc["paths"][route.path][route.method.as_str().to_lowercase()];
             assert_eq!(op.get("security").is_some(), route.auth, "security of {} {}", route.method, route.path);
+        }
+    }
+
+    /// The tile pattern accepts exactly what `parse_tiles` accepts.
+    #[test]
+    fn tile_pattern_is_the_parser_s_range() {
+        let pattern = regex::Regex::new(option_schemas()["tiles"]["pattern"].as_str().unwrap()).unwrap();
+        for x in ["0", "1", "9", "10", "99", "100", "199", "200", "249", "250", "256", "257", "300", "01"] {
+            let grid = format!("{x}x8");
+            let parsed = histo_core::options::parse_tiles(&grid).is_ok() && !x.starts_with('0');
+            assert_eq!(pattern.is_match(&grid), parsed, "{grid}");
         }
     }
 }

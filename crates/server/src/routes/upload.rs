@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use histo_cluster::events::SecurityKind;
 use histo_cluster::{Event, JobSpec};
 use histo_codec::{Format, Limits, png};
-use histo_core::options::{self, ClaheParams, Method, Mode, Options};
+use histo_core::options::{self, Method, Mode, Options};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -95,13 +95,7 @@ impl JobParams {
         // because the method does not read it.
         let clip_limit = text(&self.clip_limit).map(options::parse_clip_limit).transpose().map_err(bad)?;
         let tiles = text(&self.tiles).map(options::parse_tiles).transpose().map_err(bad)?;
-        let method = match text(&self.method).map(Method::from_name).transpose().map_err(bad)? {
-            Some(Method::Clahe(defaults)) => {
-                let (tiles_x, tiles_y) = tiles.unwrap_or((defaults.tiles_x, defaults.tiles_y));
-                Method::Clahe(ClaheParams { clip_limit: clip_limit.unwrap_or(defaults.clip_limit), tiles_x, tiles_y })
-            }
-            other => other.unwrap_or_default(),
-        };
+        let method = Method::with_settings(text(&self.method), clip_limit, tiles).map_err(bad)?;
         let format = text(&self.format)
             .map(|f| f.parse::<Format>().map_err(|e| ApiError::bad_request(e.to_string())))
             .transpose()?;
@@ -270,6 +264,7 @@ fn is_length_limit(e: &axum::Error) -> bool {
 mod tests {
     use super::*;
     use crate::SERVE_PNG;
+    use histo_core::options::ClaheParams;
 
     #[test]
     fn options_parse_with_defaults_and_errors() {
@@ -294,6 +289,9 @@ mod tests {
             // Values of options the global method does not read are still checked.
             JobParams { clip_limit: Some("-3".into()), ..Default::default() },
             JobParams { tiles: Some("0x99999".into()), ..Default::default() },
+            // And valid ones are refused: the user meant something that would not happen.
+            JobParams { clip_limit: Some("3".into()), ..Default::default() },
+            JobParams { method: Some("global".into()), tiles: Some("4x4".into()), ..Default::default() },
             JobParams { format: Some("gif".into()), ..Default::default() },
         ] {
             assert_eq!(bad.spec(limits, SERVE_PNG).unwrap_err().status, StatusCode::BAD_REQUEST);
