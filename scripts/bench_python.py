@@ -159,14 +159,19 @@ def colour_modes(repeat: int) -> None:
                 sk_cells = f"{s:.0f} | {s / h:.0f}×"
             print(f"| {mode} | {name} | {h:.1f} | {h / luma_ms:.1f}× | {c:.1f} | {c / h:.2f}× | {sk_cells} |")
     print()
-    print("| global, gray | image | histo ms | with a mask (half the pixels) ms | mask cost |")
-    print("|---|---|---|---|---|")
+    print("| image | global ms | with a mask (half the pixels) ms | mask cost | match to moon ms | "
+          "match cost | scikit-image match_histograms ms | histo vs scikit-image |")
+    print("|---|---|---|---|---|---|---|---|")
+    reference = skimage.data.moon()
     for name, img in gray_images().items():
         mask = np.zeros(img.shape, np.uint8)
         mask[:, : img.shape[1] // 2] = 1
         plain = best_ms(lambda: histo.equalize(img, threads=1), repeat)
         masked = best_ms(lambda: histo.equalize(img, mask=mask, threads=1), repeat)
-        print(f"| global | {name} | {plain:.2f} | {masked:.2f} | {masked / plain:.2f}× |")
+        matched = best_ms(lambda: histo.match(img, reference, threads=1), repeat)
+        sk = once_ms(lambda: skimage.exposure.match_histograms(img, reference))
+        print(f"| {name} | {plain:.2f} | {masked:.2f} | {masked / plain:.2f}× | {matched:.2f} | "
+              f"{matched / plain:.2f}× | {sk:.1f} | {sk / matched:.0f}× |")
     cv2.setNumThreads(CORES)
 
 

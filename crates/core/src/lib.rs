@@ -21,6 +21,7 @@ mod key;
 mod lab;
 pub mod local;
 pub mod lut;
+pub mod matching;
 pub mod options;
 pub mod plan;
 pub mod sample;

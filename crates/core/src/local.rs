@@ -9,8 +9,9 @@ use rayon::prelude::*;
 
 use crate::color;
 use crate::image::{Image, Pixels};
+use crate::matching;
 use crate::options::{OptionError, Options};
-use crate::plan::{Histograms, Plan, StripError};
+use crate::plan::{Histograms, Luts, Plan, StripError};
 use crate::sample::Sample;
 use crate::strips::{self, Strip};
 
@@ -46,9 +47,7 @@ pub fn plan_strips(plan: &Plan, count: Option<usize>) -> Vec<Strip> {
 
 /// Equalizes `samples`, already in the plan's working layout, in place.
 pub fn equalize_in_place<T: Sample>(plan: &Plan, samples: &mut [T], strips: &[Strip]) -> Result<(), StripError> {
-    let total = map_all(plan, samples, strips)?;
-    let luts = plan.reduce(&total);
-    for_each_strip_mut(samples, strips, plan.row_len(), |s, d| plan.apply(s, T::wrap_mut(d), &luts))
+    in_place_with(plan, samples, strips, |total| plan.reduce(total))
 }
 
 /// Equalizes `input` (in the plan's input layout) into `output` (in its
@@ -58,6 +57,40 @@ pub fn equalize_into<T: Sample>(
     input: &[T],
     output: &mut [T],
     strips: &[Strip],
+) -> Result<(), StripError> {
+    into_with(plan, input, output, strips, |total| plan.reduce(total))
+}
+
+/// Matches `input`'s histograms to `reference` (which
+/// [`matching::check`] accepted for this plan) into `output`.
+pub fn match_into<T: Sample>(
+    plan: &Plan,
+    input: &[T],
+    output: &mut [T],
+    strips: &[Strip],
+    reference: &Histograms,
+) -> Result<(), StripError> {
+    into_with(plan, input, output, strips, |total| matching::reduce(plan, total, reference))
+}
+
+/// Map, then `reduce`, then apply, in place.
+fn in_place_with<T: Sample>(
+    plan: &Plan,
+    samples: &mut [T],
+    strips: &[Strip],
+    reduce: impl FnOnce(&Histograms) -> Luts,
+) -> Result<(), StripError> {
+    let luts = reduce(&count(plan, samples, strips)?);
+    for_each_strip_mut(samples, strips, plan.row_len(), |s, d| plan.apply(s, T::wrap_mut(d), &luts))
+}
+
+/// Map, then `reduce`, then apply, from `input` into `output`.
+fn into_with<T: Sample>(
+    plan: &Plan,
+    input: &[T],
+    output: &mut [T],
+    strips: &[Strip],
+    reduce: impl FnOnce(&Histograms) -> Luts,
 ) -> Result<(), StripError> {
     let in_shape = plan.input_shape();
     let (in_row, row_len) = (in_shape.row_len(), plan.row_len());
@@ -69,17 +102,17 @@ pub fn equalize_into<T: Sample>(
             color::to_gray(&input[s.sample_range(in_row)], channels, d);
             Ok(())
         })?;
-        return equalize_in_place(plan, output, strips);
+        return in_place_with(plan, output, strips, reduce);
     }
-    let total = map_all(plan, input, strips)?;
-    let luts = plan.reduce(&total);
+    let luts = reduce(&count(plan, input, strips)?);
     for_each_strip_mut(output, strips, row_len, |s, d| {
         plan.apply_from(s, T::wrap(&input[s.sample_range(row_len)]), T::wrap_mut(d), &luts)
     })
 }
 
-/// The map phase over every strip, summed.
-fn map_all<T: Sample>(plan: &Plan, samples: &[T], strips: &[Strip]) -> Result<Histograms, StripError> {
+/// The map phase over every strip, summed: `samples` in the plan's
+/// working layout.
+pub fn count<T: Sample>(plan: &Plan, samples: &[T], strips: &[Strip]) -> Result<Histograms, StripError> {
     let row_len = plan.row_len();
     fits_whole(plan, samples.len(), row_len)?;
     let map = |s: &Strip| plan.map(*s, T::wrap(&samples[s.sample_range(row_len)]));

@@ -184,6 +184,20 @@ pub enum OptionError {
         /// What was given.
         setting: &'static str,
     },
+    /// Matching asked with CLAHE.
+    #[error("histogram matching uses the global method, not CLAHE")]
+    MatchMethod,
+    /// A reference histogram of another shape than the job's.
+    #[error("the reference has {bins} histogram bins; the job needs {want} plane(s) of 256 or 65536")]
+    MatchPlanes {
+        /// Planes the job equalizes.
+        want: usize,
+        /// Bins the reference has.
+        bins: usize,
+    },
+    /// A reference without a single pixel (in some plane).
+    #[error("the reference histogram is empty: there is nothing to match")]
+    EmptyReference,
     /// A colour mode asked of a gray image.
     #[error("mode '{0}' needs a colour image; this one is gray (use auto or gray)")]
     ColourModeOnGray(Mode),

@@ -91,7 +91,7 @@ fn equalize_in_place<'py, T: Sample + Element>(
 /// The strips to run in on `threads` threads. An array is not compressed
 /// in pieces, so unlike a file its strips may follow the pool: a small image
 /// still keeps every thread busy.
-fn strips_for(plan: &Plan, threads: Option<usize>) -> Vec<Strip> {
+pub(crate) fn strips_for(plan: &Plan, threads: Option<usize>) -> Vec<Strip> {
     let count = strips::count_for(plan.height(), plan.row_len());
     let threads = threads.unwrap_or_else(rayon::current_num_threads);
     local::plan_strips(plan, Some(if threads > 1 { count.max(2 * threads) } else { count }))

@@ -10,6 +10,7 @@ mod array;
 mod blocks;
 mod equalize;
 mod files;
+mod matching;
 mod options;
 mod pieces;
 mod threads;
@@ -28,5 +29,6 @@ fn _histo(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(blocks::apply_block, m)?)?;
     m.add_function(wrap_pyfunction!(blocks::output_shape, m)?)?;
     m.add_function(wrap_pyfunction!(files::equalize_file, m)?)?;
+    m.add_function(wrap_pyfunction!(matching::match_histograms, m)?)?;
     Ok(())
 }

@@ -25,7 +25,7 @@ from . import _histo
 
 __version__: str = _histo.__version__
 
-__all__ = ["Plan", "apply", "clahe", "equalize", "equalize_file", "histogram", "table"]
+__all__ = ["Plan", "apply", "clahe", "equalize", "equalize_file", "histogram", "match", "table"]
 
 def equalize(
     a: np.ndarray,
@@ -74,6 +74,28 @@ def clahe(
 ) -> np.ndarray:
     """Contrast-limited adaptive equalization: ``equalize(a, method="clahe", ...)``."""
     return equalize(a, mode=mode, method="clahe", clip_limit=clip_limit, tiles=tiles, out=out, threads=threads)
+
+
+def match(
+    a: np.ndarray,
+    reference: np.ndarray,
+    mode: str = "auto",
+    out: Optional[np.ndarray] = None,
+    threads: Optional[int] = None,
+) -> np.ndarray:
+    """Histogram specification: ``a`` mapped so that its histogram follows
+    ``reference``'s (any size; uint8 or uint16, either depth).
+
+    Each plane the mode equalizes (gray, luma, the key of lab/hsv/hsl, or
+    each RGB channel) is matched to the same plane of the reference. Level
+    v goes to the smallest reference level u whose cumulative count reaches
+    v's, computed exactly in integers: S(v)·N_ref ≤ R(u)·N_src. A reference
+    of another depth has its level u rescaled to ``a``'s:
+    round(u·(2^d_a − 1)/(2^d_ref − 1)). Unlike scikit-image's
+    ``exposure.match_histograms``, which interpolates between quantiles,
+    every output level is one the reference has.
+    """
+    return _histo.match_histograms(a, reference, mode=mode, out=out, threads=threads)
 
 
 def histogram(a: np.ndarray, mask: Optional[np.ndarray] = None) -> np.ndarray:
