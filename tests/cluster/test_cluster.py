@@ -61,6 +61,19 @@ def test_distributed_output_is_byte_identical_to_local(cluster, histo_bin, kazoo
     assert json.loads(zk.get(f"/histo/jobs/{jobs[0]}")[0])["state"] == "done"
 
 
+def test_matching_on_workers_is_byte_identical_to_local(cluster, histo_bin, tmp_path):
+    """With --zk the reference is one more map phase on the workers (the
+    master sums counts, as for the input); the output is the local engine's."""
+    cluster.worker()
+    cluster.worker()
+    src = write(tmp_path, "in.png", low_contrast_color(900, 700, 21))
+    ref = write(tmp_path, "ref.png", low_contrast_color(1100, 800, 22)[::-1] // 2 + 60)
+    for extra in (["--match", ref], ["--match", ref, "--mode", "rgb"]):
+        proc = cluster.equalize(src, tmp_path / "zk.png", *extra)
+        assert proc.returncode == 0, proc.stderr.decode()
+        assert (tmp_path / "zk.png").read_bytes() == local_bytes(histo_bin, src, tmp_path / "local.png", *extra)
+
+
 def slow_job_image(tmp_path):
     # ~24 strips: long enough, with slow workers, to be disturbed mid-job.
     return write(tmp_path, "big.png", low_contrast_color(2400, 3400, 6))

@@ -9,26 +9,7 @@ import pytest
 import skimage.exposure
 
 import histo
-from support.references import EDGE_CASES, max_diff
-
-
-def reference_table(source: np.ndarray, reference: np.ndarray, src_levels: int) -> np.ndarray:
-    """Level v → the smallest u with S(v)·N_ref ≤ R(u)·N_src, rescaled to the
-    source's depth; Python integers, so no product overflows."""
-    ref_levels = 256 if reference.dtype == np.uint8 else 65536
-    s = np.cumsum(np.bincount(source.ravel(), minlength=src_levels)).astype(object)
-    r = np.cumsum(np.bincount(reference.ravel(), minlength=ref_levels)).astype(object)
-    n_src, n_ref = int(s[-1]), int(r[-1])
-    u = np.searchsorted(np.array([int(x) * n_src for x in r], dtype=object), [int(x) * n_ref for x in s])
-    if ref_levels != src_levels:
-        m_src, m_ref = src_levels - 1, ref_levels - 1
-        u = (2 * u.astype(np.int64) * m_src + m_ref) // (2 * m_ref)
-    return u.astype(np.uint8 if src_levels == 256 else np.uint16)
-
-
-def reference_match(source: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    levels = 256 if source.dtype == np.uint8 else 65536
-    return reference_table(source, reference, levels)[source]
+from support.references import EDGE_CASES, max_diff, reference_match
 
 
 def test_gray_photos_match_each_other_exactly(gray_photos):

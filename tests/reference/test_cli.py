@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from support.images import low_contrast_color, low_contrast_gray
+from support.process import assert_one_line_error
 
 
 @pytest.fixture
@@ -18,18 +19,6 @@ def gray_png(tmp_path):
     path = tmp_path / "gray.png"
     cv2.imwrite(str(path), low_contrast_gray(64, 48, 20))
     return path
-
-
-def assert_one_line_error(proc, *fragments):
-    err = proc.stderr.decode()
-    assert proc.returncode != 0, "expected a failure"
-    assert proc.stdout == b""
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, f"expected one line on stderr, got: {err!r}"
-    assert lines[0].startswith("histo: error: "), lines[0]
-    assert "panicked" not in err and "RUST_BACKTRACE" not in err
-    for f in fragments:
-        assert f in lines[0], f"{f!r} not in {lines[0]!r}"
 
 
 @pytest.mark.parametrize("ext", ["png", "jpg", "tiff", "bmp", "webp"])

@@ -67,3 +67,17 @@ class Process:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
+
+
+def assert_one_line_error(proc, *fragments):
+    """A failed `histo` command: nothing on stdout, one `histo: error:` line
+    on stderr containing each fragment, no panic."""
+    err = proc.stderr.decode()
+    assert proc.returncode != 0, "expected a failure"
+    assert proc.stdout == b""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got: {err!r}"
+    assert lines[0].startswith("histo: error: "), lines[0]
+    assert "panicked" not in err and "RUST_BACKTRACE" not in err
+    for f in fragments:
+        assert f in lines[0], f"{f!r} not in {lines[0]!r}"

@@ -54,3 +54,22 @@ def reference_equalize16(img: np.ndarray) -> np.ndarray:
         return img.copy()
     lut = np.rint((cdf.astype(np.float64) - cdf_min) * 65535.0 / (n - cdf_min))
     return lut.clip(0, 65535).astype(np.uint16)[img]
+
+
+def reference_table(source: np.ndarray, reference: np.ndarray, src_levels: int) -> np.ndarray:
+    """Level v → the smallest u with S(v)·N_ref ≤ R(u)·N_src, rescaled to the
+    source's depth; Python integers, so no product overflows."""
+    ref_levels = 256 if reference.dtype == np.uint8 else 65536
+    s = np.cumsum(np.bincount(source.ravel(), minlength=src_levels)).astype(object)
+    r = np.cumsum(np.bincount(reference.ravel(), minlength=ref_levels)).astype(object)
+    n_src, n_ref = int(s[-1]), int(r[-1])
+    u = np.searchsorted(np.array([int(x) * n_src for x in r], dtype=object), [int(x) * n_ref for x in s])
+    if ref_levels != src_levels:
+        m_src, m_ref = src_levels - 1, ref_levels - 1
+        u = (2 * u.astype(np.int64) * m_src + m_ref) // (2 * m_ref)
+    return u.astype(np.uint8 if src_levels == 256 else np.uint16)
+
+
+def reference_match(source: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    levels = 256 if source.dtype == np.uint8 else 65536
+    return reference_table(source, reference, levels)[source]

@@ -12,6 +12,7 @@ use histo_codec::{Format, Input, Limits, png};
 use histo_core::options::{self, Method, Mode, OptionError, Options};
 
 use crate::io_paths::{OutputFile, check_input, is_stdio, read_input, write_output};
+use crate::match_args::MatchArgs;
 use crate::png_args::PngArgs;
 use crate::token_args::TokenArgs;
 use crate::zk_args::ZkArgs;
@@ -55,6 +56,9 @@ pub struct Args {
     /// bmp or webp.
     #[arg(long, env = "HISTO_FORMAT", value_parser = parse_format)]
     format: Option<Format>,
+
+    #[command(flatten)]
+    matching: MatchArgs,
 
     #[command(flatten)]
     png: PngArgs,
@@ -134,6 +138,7 @@ pub async fn run(args: Args) -> Result<()> {
     let started = Instant::now();
     let limits = args.limits.limits();
     let options = args.options().map_err(histo_cluster::RunError::Options)?;
+    let reference = args.matching.reference(&limits)?;
     // Fail on an unusable output name before the work, not after it.
     let out_format = match (args.format, is_stdio(&args.output)) {
         (Some(f), _) => Some(f),
@@ -176,6 +181,7 @@ pub async fn run(args: Args) -> Result<()> {
         png: args.png.settings(png::Settings::default()),
         limits,
         request_id: None,
+        reference,
     };
     let id = match output_file.as_mut() {
         Some(file) => {

@@ -7,6 +7,7 @@ mod equalize;
 mod healthcheck;
 mod io_paths;
 mod master;
+mod match_args;
 mod png_args;
 mod serve;
 mod shutdown;

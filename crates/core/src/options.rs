@@ -195,6 +195,12 @@ pub enum OptionError {
         /// Bins the reference has.
         bins: usize,
     },
+    /// A reference image the job's options do not fit.
+    #[error("reference: {0}")]
+    Reference(Box<OptionError>),
+    /// Reference counts that are not a histogram.
+    #[error("bad reference histogram: {0}")]
+    ReferenceCounts(String),
     /// A reference without a single pixel (in some plane).
     #[error("the reference histogram is empty: there is nothing to match")]
     EmptyReference,

@@ -46,8 +46,14 @@ pub fn equalize_file(
     let output = tempfile::Builder::new().prefix(".histo-").suffix(".tmp").tempfile_in(&dir)?;
     let file = output.as_file().try_clone()?;
     let workers = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let spec =
-        JobSpec { options, format: Some(format), png: png::Settings::default(), limits: Limits::CLI, request_id: None };
+    let spec = JobSpec {
+        options,
+        format: Some(format),
+        png: png::Settings::default(),
+        limits: Limits::CLI,
+        request_id: None,
+        reference: None,
+    };
     py.detach(|| {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build()?;
         runtime.block_on(async {

@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use histo_codec::stream::{self, Opened};
 use histo_codec::{Format, Input};
-use histo_core::plan::Plan;
+use histo_core::matching;
+use histo_core::plan::{Histograms, Plan};
 use histo_core::strips;
 
 use super::{Inner, JobSpec, blocking, ms};
@@ -129,7 +130,12 @@ impl Inner {
             let (plan, strips) = (plan.clone(), strips.clone());
             Arc::new(blocking(move || Feed::new(plan, strips, opened)).await?)
         };
-        let result = self.phases(id, spec, &plan, plan_spec, &strips, &feed, format, out).await;
+        let result = match self.matching_counts(id, spec, &plan).await {
+            Ok(reference) => {
+                self.phases(id, spec, &plan, plan_spec, &strips, &feed, reference.as_ref(), format, out).await
+            }
+            Err(e) => Err(e),
+        };
         self.release(id).await;
         let decode_ms = header_ms + feed.decoding_time().as_secs_f64() * 1000.0;
         self.jobs.update(id, |r| r.timings.decode_ms = decode_ms);
@@ -138,6 +144,14 @@ impl Inner {
             Err(e) => Err(feed.take_error().map_or(e, RunError::Input)),
             Ok((out, len)) => Ok((out, len, format)),
         }
+    }
+
+    /// The histograms a matching job follows, checked against its plan.
+    async fn matching_counts(&self, id: &JobId, spec: &JobSpec, plan: &Plan) -> Result<Option<Histograms>, RunError> {
+        let Some(reference) = &spec.reference else { return Ok(None) };
+        let counts = self.reference_counts(id, reference, spec).await?;
+        matching::check(plan, &counts)?;
+        Ok(Some(counts))
     }
 
     /// Tells every worker to drop what this job left there.

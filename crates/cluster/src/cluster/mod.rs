@@ -8,11 +8,13 @@
 //! event bus.
 //!
 //! Its parts: [`admission`] (turns to run), [`job`] (a job's life and
-//! record), [`pipeline`] (map → reduce → apply) and [`sink`] (the output).
+//! record), [`reference`] (what a matching job follows), [`pipeline`]
+//! (map → reduce → apply) and [`sink`] (the output).
 
 mod admission;
 mod job;
 mod pipeline;
+mod reference;
 mod sink;
 
 use std::io::{self, Seek, Write};
@@ -27,6 +29,7 @@ use tokio::sync::Semaphore;
 
 pub use admission::Admission;
 use job::Abandoned;
+pub use reference::Reference;
 
 use crate::coordinator::Coordinator;
 use crate::coordinator::embedded::Embedded;
@@ -50,6 +53,8 @@ pub struct JobSpec {
     pub limits: Limits,
     /// The client's id for the request, carried by the job's events.
     pub request_id: Option<String>,
+    /// Match this reference's histograms instead of equalizing.
+    pub reference: Option<Reference>,
 }
 
 /// A finished job, its image in memory ([`Cluster::run`]).

@@ -1,5 +1,6 @@
 //! The MapReduce pipeline of one job over its strips: map on the workers
-//! (histograms summed as they come), reduce on the master (the tables),
+//! (histograms summed as they come), reduce on the master (the tables:
+//! equalizing, or matching a reference's histograms),
 //! apply on the workers holding each strip, the output written as it
 //! returns.
 
@@ -8,7 +9,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use histo_codec::Format;
-use histo_core::plan::Plan;
+use histo_core::matching;
+use histo_core::plan::{Histograms, Plan};
 use histo_core::strips;
 
 use super::sink::Sink;
@@ -31,6 +33,7 @@ impl Inner {
         plan_spec: PlanSpec,
         strips: &[strips::Strip],
         feed: &Arc<Feed>,
+        reference: Option<&Histograms>,
         format: Format,
         out: W,
     ) -> Result<(W, u64), RunError>
@@ -65,7 +68,10 @@ impl Inner {
         .await?;
         let map_ms = ms(t);
         let t = Instant::now();
-        let luts = Arc::new(plan.reduce(&before));
+        let luts = Arc::new(match reference {
+            Some(reference) => matching::reduce(plan, &before, reference),
+            None => plan.reduce(&before),
+        });
         let reduce_ms = ms(t);
         self.progress(id, Phase::Reduce, 1, 1, "");
 

@@ -99,7 +99,7 @@ impl JobParams {
         let format = text(&self.format)
             .map(|f| f.parse::<Format>().map_err(|e| ApiError::bad_request(e.to_string())))
             .transpose()?;
-        Ok(JobSpec { options: Options { mode, method }, format, png, limits, request_id: None })
+        Ok(JobSpec { options: Options { mode, method }, format, png, limits, request_id: None, reference: None })
     }
 }
 
