@@ -315,6 +315,7 @@
   });
   $('method').addEventListener('change', () => {
     document.querySelector('.clahe').hidden = $('method').value !== 'clahe';
+    document.querySelector('.global').hidden = $('method').value !== 'global';
   });
 
   $('upload-form').addEventListener('submit', async (e) => {
@@ -348,6 +349,8 @@
       if ($('method').value === 'clahe') {
         form.append('clip_limit', $('clip').value);
         form.append('tiles', $('tiles').value);
+      } else if ($('match').files[0]) {
+        form.append('match', $('match').files[0], $('match').files[0].name);
       }
       const headers = { Authorization: 'Bearer ' + t, 'X-Histo-Request-Id': myRequest };
       const res = await fetch('/upload', { method: 'POST', body: form, headers });

@@ -5,7 +5,8 @@ dashboard in Debian's Chromium driven by Playwright from PyPI (launched with
 `executable_path`: no browser is ever downloaded), and checks what a person
 would: the deployment replay and the coordinator's OK line arrive, an
 upload with the token shows the equalized image, live progress, the
-histogram and CDF plots and the cluster panel; a wrong token is refused and
+histogram and CDF plots and the cluster panel, a second upload matched to
+a dark reference comes back dark; a wrong token is refused and
 shown in red. Nothing may be fetched from anywhere but the server, the page
 must log no errors (a CSP violation would), and the token is neither logged
 nor left in the address bar. Screenshots go to $HISTO_TEST_OUTPUT (default
@@ -15,6 +16,7 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from playwright.sync_api import sync_playwright
 
@@ -48,6 +50,21 @@ def page(server):
             yield browser.new_page(viewport={"width": 1440, "height": 1100})
         finally:
             browser.close()
+
+
+# The mean level of the result image, drawn small on a canvas.
+MEAN_BRIGHTNESS = """() => {
+    const img = document.getElementById('img-after');
+    if (!img.complete || !img.naturalWidth) return 255;
+    const c = document.createElement('canvas');
+    c.width = 64; c.height = 48;
+    const ctx = c.getContext('2d');
+    ctx.drawImage(img, 0, 0, 64, 48);
+    const d = ctx.getImageData(0, 0, 64, 48).data;
+    let sum = 0;
+    for (let i = 0; i < d.length; i += 4) sum += (d[i] + d[i + 1] + d[i + 2]) / 3;
+    return sum / (d.length / 4);
+}"""
 
 
 def color(locator) -> str:
@@ -106,6 +123,16 @@ def test_dashboard_replay_upload_plots_and_refusal(server, page):
     page.wait_for_function("document.querySelectorAll('#c-workers li').length === 2", timeout=10000)
     assert "CONNECTED" in page.text_content("#c-state")
     page.screenshot(path=str(OUT / "dashboard.png"), full_page=True)
+
+    # Matching a dark reference in lab mode makes the result dark.
+    assert page.evaluate(MEAN_BRIGHTNESS) > 90, "the equalized result is not dark"
+    levels = (np.arange(64 * 64).reshape(64, 64) % 8 + 30).astype(np.uint8)
+    dark = png_bytes(np.dstack([levels, levels + 5, levels + 10]))
+    page.select_option("#mode", "lab")
+    page.set_input_files("#match", files=[{"name": "dark.png", "mimeType": "image/png", "buffer": dark}])
+    page.click("#start")
+    page.wait_for_function(f"() => ({MEAN_BRIGHTNESS})() < 60", timeout=30000)
+    assert "ok" in page.get_attribute("#upload-status", "class")
 
     # A wrong token is refused: red status and a red security line.
     page.fill("#token", "not-the-token")

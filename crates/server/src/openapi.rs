@@ -76,6 +76,9 @@ pub fn document() -> Value {
                     "required": ["file"],
                     "properties": {
                         "file": {"type": "string", "contentMediaType": "application/octet-stream"},
+                        "match": {"type": "string", "contentMediaType": "application/octet-stream",
+                                  "description": "A reference image: the upload's histograms are matched to its \
+                                                  (histogram specification) instead of equalized; global method only"},
                         "mode": option_schemas()["mode"], "method": option_schemas()["method"],
                         "clip_limit": option_schemas()["clip_limit"], "tiles": option_schemas()["tiles"],
                         "format": option_schemas()["format"]

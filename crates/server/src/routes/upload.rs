@@ -19,7 +19,7 @@ use axum::extract::{FromRequest, Multipart, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use histo_cluster::events::SecurityKind;
-use histo_cluster::{Event, JobSpec};
+use histo_cluster::{Event, JobSpec, Reference};
 use histo_codec::{Format, Limits, png};
 use histo_core::options::{self, Method, Mode, Options};
 use serde::Deserialize;
@@ -134,10 +134,11 @@ async fn run(state: &AppState, client: IpAddr, mut params: JobParams, request: R
     let request_id = request_id(request.headers())?;
     let limit = state.limits.max_input_bytes;
     let timeout = state.request_timeout;
-    let bytes = tokio::time::timeout(timeout, read_image(request, limit, &mut params))
+    let (bytes, reference) = tokio::time::timeout(timeout, read_image(request, limit, &mut params))
         .await
         .map_err(|_| ApiError::timeout(timeout))??;
-    let spec = JobSpec { request_id: request_id.clone(), ..params.spec(state.limits, state.png)? };
+    let reference = reference.map(|r| Reference::Image(r.into()));
+    let spec = JobSpec { request_id: request_id.clone(), reference, ..params.spec(state.limits, state.png)? };
     state.metrics.bytes_in.inc_by(bytes.len() as u64);
     tracing::debug!(%client, bytes = bytes.len(), "upload");
     let output = state.cluster.run(bytes, spec).await?;
@@ -188,9 +189,14 @@ fn is_multipart(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"))
 }
 
-/// The image bytes, from the `file` field or the raw body; options found
-/// in multipart fields go into `params`.
-async fn read_image(request: Request, limit: u64, params: &mut JobParams) -> Result<Vec<u8>, ApiError> {
+/// The image bytes, from the `file` field or the raw body, and a reference
+/// image to match from the `match` field; options found in multipart fields
+/// go into `params`.
+async fn read_image(
+    request: Request,
+    limit: u64,
+    params: &mut JobParams,
+) -> Result<(Vec<u8>, Option<Vec<u8>>), ApiError> {
     let multipart = is_multipart(request.headers());
     let body_limit = if multipart { limit.saturating_add(MULTIPART_SLACK) } else { limit };
     if declared_length(request.headers()).is_some_and(|n| n > body_limit) {
@@ -200,7 +206,7 @@ async fn read_image(request: Request, limit: u64, params: &mut JobParams) -> Res
         request.map(|b| Body::new(http_body_util::Limited::new(b, usize::try_from(body_limit).unwrap_or(usize::MAX))));
     if !multipart {
         return match axum::body::to_bytes(request.into_body(), usize::MAX).await {
-            Ok(bytes) => Ok(bytes.to_vec()),
+            Ok(bytes) => Ok((bytes.to_vec(), None)),
             Err(e) if is_length_limit(&e) => Err(ApiError::too_large(limit)),
             Err(e) => Err(ApiError::bad_request(format!("cannot read the request body: {e}"))),
         };
@@ -208,7 +214,7 @@ async fn read_image(request: Request, limit: u64, params: &mut JobParams) -> Res
     let mut form = Multipart::from_request(request, &())
         .await
         .map_err(|e| ApiError::bad_request(format!("bad multipart request: {}", e.body_text())))?;
-    let mut image = None;
+    let (mut image, mut reference) = (None, None);
     let mut fields = 0;
     let mut options_seen = Vec::new();
     let field_error = |e: axum::extract::multipart::MultipartError| {
@@ -224,11 +230,12 @@ async fn read_image(request: Request, limit: u64, params: &mut JobParams) -> Res
             return Err(ApiError::bad_request(format!("a form of more than {MAX_FIELDS} fields")));
         }
         let name = field.name().unwrap_or_default().to_owned();
-        if name == "file" {
-            // Two files: which one would be equalized is anyone's guess (a
+        if name == "file" || name == "match" {
+            let slot = if name == "file" { &mut image } else { &mut reference };
+            // Two files: which one would be used is anyone's guess (a
             // filter in front may have checked the other).
-            if image.is_some() {
-                return Err(ApiError::bad_request("more than one 'file' field"));
+            if slot.is_some() {
+                return Err(ApiError::bad_request(format!("more than one '{name}' field")));
             }
             let mut bytes = Vec::new();
             while let Some(chunk) = field.chunk().await.map_err(field_error)? {
@@ -237,7 +244,7 @@ async fn read_image(request: Request, limit: u64, params: &mut JobParams) -> Res
                 }
                 bytes.extend_from_slice(&chunk);
             }
-            image = Some(bytes);
+            *slot = Some(bytes);
         } else {
             let value = field.text().await.map_err(field_error)?;
             if value.len() > MAX_OPTION_LEN {
@@ -246,7 +253,8 @@ async fn read_image(request: Request, limit: u64, params: &mut JobParams) -> Res
             params.set(&name, value, &mut options_seen)?;
         }
     }
-    image.ok_or_else(|| ApiError::bad_request("multipart upload without a 'file' field"))
+    let image = image.ok_or_else(|| ApiError::bad_request("multipart upload without a 'file' field"))?;
+    Ok((image, reference))
 }
 
 fn is_length_limit(e: &axum::Error) -> bool {
