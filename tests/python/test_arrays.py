@@ -11,7 +11,7 @@ import pytest
 
 import histo
 from support.images import gray16, low_contrast_gray
-from support.references import CLAHE_CASES, EDGE_CASES, max_diff, reference_equalize16, ycrcb_equalize
+from support.references import CLAHE_CASES, EDGE_CASES, mask_reference, max_diff, reference_equalize16, ycrcb_equalize
 
 
 def test_gray_photos_are_bit_exact_with_opencv(gray_photos):
@@ -126,19 +126,6 @@ def test_plan_bands_give_the_whole_image_result(colour_photos):
         np.testing.assert_array_equal(out, histo.equalize(rgb, method=method, tiles=(5, 3)), err_msg=method)
 
 
-def mask_reference(img, mask):
-    """scikit-image's rule with OpenCV's table: count inside, apply everywhere."""
-    hist = np.bincount(img[mask != 0], minlength=256)
-    first = int(np.flatnonzero(hist)[0])
-    span = int(hist.sum()) - int(hist[first])
-    lut = np.arange(256, dtype=np.uint8)
-    if span:
-        cdf = np.cumsum(hist) - hist[first]
-        lut = np.rint(cdf.astype(np.float32) * (np.float32(255) / np.float32(span))).clip(0, 255).astype(np.uint8)
-        lut[first] = 0
-    return lut[img]
-
-
 def test_a_mask_counts_only_the_pixels_inside(gray_photos, colour_photos):
     img = gray_photos["camera"]
     yy, xx = np.mgrid[: img.shape[0], : img.shape[1]]
@@ -149,6 +136,24 @@ def test_a_mask_counts_only_the_pixels_inside(gray_photos, colour_photos):
     out = histo.equalize(rgb, mode="rgb", mask=mask)
     for c in range(3):
         np.testing.assert_array_equal(out[..., c], mask_reference(np.ascontiguousarray(rgb[..., c]), mask))
+
+
+def test_a_mask_in_every_mode_and_inside_only(gray_photos, colour_photos):
+    rgb = colour_photos["coffee"]
+    h, w = rgb.shape[:2]
+    mask = np.zeros((h, w), bool)
+    mask[h // 4: 3 * h // 4, : w // 2] = True
+    for mode in ("luma", "lab", "hsv", "hsl", "rgb"):
+        inside = histo.equalize(rgb, mode=mode, mask=mask, mask_apply="inside")
+        np.testing.assert_array_equal(inside[~mask], rgb[~mask], err_msg=f"{mode}: outside kept")
+        everywhere = histo.equalize(rgb, mode=mode, mask=mask)
+        np.testing.assert_array_equal(inside[mask], everywhere[mask], err_msg=f"{mode}: same table inside")
+        assert not np.array_equal(everywhere[~mask], rgb[~mask]), f"{mode}: the table went everywhere"
+    # In place, as without a mask.
+    img = gray_photos["camera"].copy()
+    want = histo.equalize(img, mask=img > 100)
+    assert histo.equalize(img, mask=img > 100, out=img) is img
+    np.testing.assert_array_equal(img, want)
 
 
 def in_place_gray(colour):
@@ -169,6 +174,7 @@ BAD_CALLS = {
     "mask of another size": (lambda img: histo.equalize(img, mask=np.ones((3, 3))), ValueError, "mask"),
     "empty mask": (lambda img: histo.equalize(img, mask=np.zeros(img.shape)), ValueError, "empty"),
     "mask with clahe": (lambda img: histo.equalize(img, method="clahe", mask=img > 9), ValueError, "global"),
+    "unknown mask_apply": (lambda img: histo.equalize(img, mask=img > 9, mask_apply="outside"), ValueError, "inside"),
     "out of another shape": (lambda img: histo.equalize(img, out=np.empty((2, 2), np.uint8)), ValueError, "shape"),
     "out of another dtype": (lambda img: histo.equalize(img, out=np.empty(img.shape, np.uint16)), TypeError, "uint8"),
     "gray mode in place": (lambda img: in_place_gray(np.dstack([img] * 3)), ValueError, "gray"),

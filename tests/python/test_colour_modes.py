@@ -8,7 +8,7 @@ import pytest
 
 import histo
 from support.colour_references import colour_mode
-from support.references import max_diff, reference_equalize16
+from support.references import mask_reference, max_diff, reference_equalize16
 
 MODES = ["lab", "hsv", "hsl"]
 
@@ -60,6 +60,15 @@ def test_gray_and_extreme_pixels(mode):
     grid = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), -1).reshape(-1, 6, 3)
     rgb = np.ascontiguousarray(np.repeat(grid, 3, axis=0))
     assert max_diff(histo.equalize(rgb, mode=mode), colour_mode(rgb, mode, cv2.equalizeHist)) <= 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_masked_modes_count_inside_only(colour_photos, mode):
+    rgb = colour_photos["astronaut"]
+    yy, xx = np.mgrid[: rgb.shape[0], : rgb.shape[1]]
+    mask = (yy - 200) ** 2 + (xx - 300) ** 2 < 120**2
+
+    assert max_diff(histo.equalize(rgb, mode=mode, mask=mask), colour_mode(rgb, mode, lambda key: mask_reference(key, mask))) <= 1
 
 
 @pytest.mark.parametrize("mode", MODES + ["luma", "rgb"])

@@ -73,3 +73,16 @@ def reference_table(source: np.ndarray, reference: np.ndarray, src_levels: int) 
 def reference_match(source: np.ndarray, reference: np.ndarray) -> np.ndarray:
     levels = 256 if source.dtype == np.uint8 else 65536
     return reference_table(source, reference, levels)[source]
+
+
+def mask_reference(img, mask):
+    """scikit-image's rule with OpenCV's table: count inside, apply everywhere."""
+    hist = np.bincount(img[mask != 0], minlength=256)
+    first = int(np.flatnonzero(hist)[0])
+    span = int(hist.sum()) - int(hist[first])
+    lut = np.arange(256, dtype=np.uint8)
+    if span:
+        cdf = np.cumsum(hist) - hist[first]
+        lut = np.rint(cdf.astype(np.float32) * (np.float32(255) / np.float32(span))).clip(0, 255).astype(np.uint8)
+        lut[first] = 0
+    return lut[img]

@@ -30,6 +30,20 @@ pub enum StripError {
         /// Image height.
         height: u32,
     },
+    /// A mask of the wrong size for the strip.
+    #[error("mask has {got} samples, the strip has {want} pixels")]
+    Mask {
+        /// Pixels in the strip.
+        want: usize,
+        /// Mask samples received.
+        got: usize,
+    },
+    /// A mask with no pixel inside.
+    #[error("the mask is empty: no pixel is inside it")]
+    EmptyMask,
+    /// A mask with a method that cannot take one.
+    #[error("a mask needs the global method")]
+    MaskMethod,
     /// Tables of the wrong size.
     #[error("look-up tables have {got} entries, the job needs {want}")]
     Tables {

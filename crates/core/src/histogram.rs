@@ -64,6 +64,43 @@ pub fn count<T: Sample>(samples: &[T], hist: &mut [u64]) {
     }
 }
 
+/// Adds the samples whose `mask` sample is nonzero to `hist`.
+pub fn count_where<T: Sample>(samples: &[T], mask: &[u8], hist: &mut [u64]) {
+    match T::as_bytes(samples) {
+        Some(bytes) => count_where_u8(bytes, mask, hist),
+        None => {
+            for (v, &m) in samples.iter().zip(mask) {
+                hist[v.index()] += u64::from(m != 0);
+            }
+        }
+    }
+}
+
+/// The 8-bit masked counter: every sample is counted, outside ones in bins
+/// 0–255 and inside ones in 256–511, so there is neither a branch (a
+/// mask's edges would mispredict it) nor a multiply; four tables as in
+/// [`count_u8`].
+fn count_where_u8(samples: &[u8], mask: &[u8], hist: &mut [u64]) {
+    let mut tables = [[0u32; 512]; 4];
+    for (run, run_mask) in samples.chunks(FLUSH_EVERY).zip(mask.chunks(FLUSH_EVERY)) {
+        let bin = |v: u8, m: u8| usize::from(v) | usize::from(m != 0) << 8;
+        let (words, tail) = run.as_chunks::<8>();
+        let (mask_words, mask_tail) = run_mask.as_chunks::<8>();
+        for (w, m) in words.iter().zip(mask_words) {
+            for k in 0..8 {
+                tables[k % 4][bin(w[k], m[k])] += 1;
+            }
+        }
+        for (&v, &m) in tail.iter().zip(mask_tail) {
+            tables[0][bin(v, m)] += 1;
+        }
+        for (i, total) in hist.iter_mut().enumerate() {
+            *total += tables.iter().map(|t| u64::from(t[256 + i])).sum::<u64>();
+        }
+        tables = [[0u32; 512]; 4];
+    }
+}
+
 /// Sums `other` into `into`, bin by bin.
 pub fn merge(into: &mut [u64], other: &[u64]) {
     assert_eq!(into.len(), other.len(), "histograms of different sizes");
@@ -87,6 +124,15 @@ mod tests {
             let mut h = vec![0u64; 256];
             count_u8(&data, &mut h);
             prop_assert_eq!(h, naive(&data, 1, 0));
+        }
+
+        #[test]
+        fn masked_counter_counts_the_inside(pairs in proptest::collection::vec((any::<u8>(), any::<u8>()), 0..300)) {
+            let (data, mask): (Vec<u8>, Vec<u8>) = pairs.into_iter().unzip();
+            let inside: Vec<u8> = data.iter().zip(&mask).filter(|(_, m)| **m != 0).map(|(v, _)| *v).collect();
+            let mut h = vec![0u64; 256];
+            count_where(&data, &mask, &mut h);
+            prop_assert_eq!(h, naive(&inside, 1, 0));
         }
 
         #[test]

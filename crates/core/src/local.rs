@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use crate::color;
 use crate::image::{Image, Pixels};
 use crate::matching;
-use crate::options::{OptionError, Options};
+use crate::options::{MaskApply, OptionError, Options};
 use crate::plan::{Histograms, Luts, Plan, StripError};
 use crate::sample::Sample;
 use crate::strips::{self, Strip};
@@ -92,16 +92,10 @@ fn into_with<T: Sample>(
     strips: &[Strip],
     reduce: impl FnOnce(&Histograms) -> Luts,
 ) -> Result<(), StripError> {
-    let in_shape = plan.input_shape();
-    let (in_row, row_len) = (in_shape.row_len(), plan.row_len());
-    fits_whole(plan, input.len(), in_row)?;
+    let row_len = plan.row_len();
     fits_whole(plan, output.len(), row_len)?;
     if plan.converts_to_gray() {
-        let channels = in_shape.layout.channels();
-        for_each_strip_mut(output, strips, row_len, |s, d| {
-            color::to_gray(&input[s.sample_range(in_row)], channels, d);
-            Ok(())
-        })?;
+        to_working(plan, input, output, strips)?;
         return in_place_with(plan, output, strips, reduce);
     }
     let luts = reduce(&count(plan, input, strips)?);
@@ -115,7 +109,73 @@ fn into_with<T: Sample>(
 pub fn count<T: Sample>(plan: &Plan, samples: &[T], strips: &[Strip]) -> Result<Histograms, StripError> {
     let row_len = plan.row_len();
     fits_whole(plan, samples.len(), row_len)?;
-    let map = |s: &Strip| plan.map(*s, T::wrap(&samples[s.sample_range(row_len)]));
+    sum_strips(plan, strips, |s| plan.map(*s, T::wrap(&samples[s.sample_range(row_len)])))
+}
+
+/// Equalizes `input` into `output` from the histograms of the pixels
+/// inside `mask` (one sample per pixel, nonzero inside): the tables go to
+/// every pixel, or with [`MaskApply::Inside`] only to those inside.
+pub fn equalize_masked_into<T: Sample>(
+    plan: &Plan,
+    input: &[T],
+    output: &mut [T],
+    strips: &[Strip],
+    mask: &[u8],
+    apply: MaskApply,
+) -> Result<(), StripError> {
+    plan.check_mask().map_err(|_| StripError::MaskMethod)?;
+    let (width, row_len) = (plan.width() as usize, plan.row_len());
+    let want = width * plan.height() as usize;
+    if mask.len() != want {
+        return Err(StripError::Mask { want, got: mask.len() });
+    }
+    if !mask.iter().any(|&m| m != 0) {
+        return Err(StripError::EmptyMask);
+    }
+    fits_whole(plan, output.len(), row_len)?;
+    let inside = |s: &Strip| &mask[s.y0 as usize * width..(s.y0 + s.rows) as usize * width];
+    let count_inside = |samples: &[T]| {
+        sum_strips(plan, strips, |s| plan.map_inside(*s, T::wrap(&samples[s.sample_range(row_len)]), inside(s)))
+    };
+    let luts = if plan.converts_to_gray() {
+        to_working(plan, input, output, strips)?;
+        plan.reduce(&count_inside(output)?)
+    } else {
+        fits_whole(plan, input.len(), row_len)?;
+        let luts = plan.reduce(&count_inside(input)?);
+        if apply == MaskApply::All {
+            // From the input straight into the output: no copy first.
+            return for_each_strip_mut(output, strips, row_len, |s, d| {
+                plan.apply_from(s, T::wrap(&input[s.sample_range(row_len)]), T::wrap_mut(d), &luts)
+            });
+        }
+        output.copy_from_slice(input);
+        luts
+    };
+    for_each_strip_mut(output, strips, row_len, |s, d| match apply {
+        MaskApply::All => plan.apply(s, T::wrap_mut(d), &luts),
+        MaskApply::Inside => plan.apply_inside(s, T::wrap_mut(d), &luts, inside(&s)),
+    })
+}
+
+/// Colour input converted to the plan's gray working layout, into `output`.
+fn to_working<T: Sample>(plan: &Plan, input: &[T], output: &mut [T], strips: &[Strip]) -> Result<(), StripError> {
+    let in_shape = plan.input_shape();
+    let in_row = in_shape.row_len();
+    fits_whole(plan, input.len(), in_row)?;
+    let channels = in_shape.layout.channels();
+    for_each_strip_mut(output, strips, plan.row_len(), |s, d| {
+        color::to_gray(&input[s.sample_range(in_row)], channels, d);
+        Ok(())
+    })
+}
+
+/// Each strip's histograms by `map`, summed, strip-parallel.
+fn sum_strips(
+    plan: &Plan,
+    strips: &[Strip],
+    map: impl Fn(&Strip) -> Result<Histograms, StripError> + Sync + Send,
+) -> Result<Histograms, StripError> {
     if let [one] = strips {
         return map(one);
     }

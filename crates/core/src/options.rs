@@ -163,6 +163,28 @@ impl Method {
     }
 }
 
+/// Which pixels a masked job's tables go to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MaskApply {
+    /// Every pixel (scikit-image's rule): only the counting is masked.
+    #[default]
+    All,
+    /// The pixels inside; the others keep their samples.
+    Inside,
+}
+
+impl FromStr for MaskApply {
+    type Err = OptionError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "all" => Ok(MaskApply::All),
+            "inside" => Ok(MaskApply::Inside),
+            _ => Err(OptionError::MaskApply(s.to_owned())),
+        }
+    }
+}
+
 /// Everything a user chooses about a job.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Options {
@@ -184,6 +206,12 @@ pub enum OptionError {
         /// What was given.
         setting: &'static str,
     },
+    /// Unknown mask rule.
+    #[error("unknown mask application '{0}' (expected all or inside)")]
+    MaskApply(String),
+    /// A mask asked with CLAHE.
+    #[error("a mask needs the global method (a masked CLAHE is not supported yet)")]
+    MaskMethod,
     /// Matching asked with CLAHE.
     #[error("histogram matching uses the global method, not CLAHE")]
     MatchMethod,

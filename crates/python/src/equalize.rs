@@ -3,19 +3,24 @@
 //! or back into the input itself (`out=a`).
 
 use histo_core::local;
+use histo_core::options::MaskApply;
 use histo_core::strips::{self, Strip};
 use histo_core::{Plan, sample::Sample};
-use numpy::{Element, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
+use numpy::{Element, PyArrayDyn, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use crate::array::{self, Array, Input};
+use crate::masked;
 use crate::options::{self, value_error};
 use crate::threads;
 
 /// Equalizes an image array (see `histo.equalize`).
 #[pyfunction]
-#[pyo3(signature = (a, *, mode = "auto", method = "global", clip_limit = 2.0, tiles = (8, 8), out = None, threads = None))]
+#[pyo3(signature = (
+    a, *, mode = "auto", method = "global", clip_limit = 2.0, tiles = (8, 8), mask = None, mask_apply = "all",
+    out = None, threads = None
+))]
 #[allow(clippy::too_many_arguments)]
 pub fn equalize<'py>(
     py: Python<'py>,
@@ -24,12 +29,21 @@ pub fn equalize<'py>(
     method: &str,
     clip_limit: f64,
     tiles: (u32, u32),
+    mask: Option<PyReadonlyArray2<'py, u8>>,
+    mask_apply: &str,
     out: Option<&Bound<'py, PyAny>>,
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let options = options::parse(mode, method, clip_limit, tiles)?;
+    let apply: MaskApply = mask_apply.parse().map_err(value_error)?;
     threads::check(threads)?;
     let in_place = out.is_some_and(|o| o.is(a));
+    if let Some(mask) = &mask {
+        return match array::input(a, "a")? {
+            Input::U8(array) => masked::equalize::<u8>(py, array, options, mask, apply, out, in_place, threads),
+            Input::U16(array) => masked::equalize::<u16>(py, array, options, mask, apply, out, in_place, threads),
+        };
+    }
     if in_place {
         return match array::input(a, "a")? {
             Input::U8(array) => equalize_in_place::<u8>(py, array, options, threads),

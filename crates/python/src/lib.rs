@@ -10,6 +10,7 @@ mod array;
 mod blocks;
 mod equalize;
 mod files;
+mod masked;
 mod matching;
 mod options;
 mod pieces;

@@ -60,10 +60,7 @@ fn counts<'py, T: Sample + Element>(
 
 /// A mask's samples, checked against the image's size.
 fn mask_samples(mask: ArrayView2<'_, u8>, width: usize, height: usize) -> PyResult<Vec<u8>> {
-    if mask.dim() != (height, width) {
-        let (h, w) = mask.dim();
-        return Err(PyValueError::new_err(format!("mask is {h}x{w} (rows x columns); the image is {height}x{width}")));
-    }
+    crate::masked::check_size(mask, width, height)?;
     let samples: Vec<u8> = mask.iter().copied().collect();
     if samples.iter().all(|&m| m == 0) {
         return Err(PyValueError::new_err("mask is empty: no pixel is inside it"));

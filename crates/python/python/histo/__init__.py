@@ -36,6 +36,7 @@ def equalize(
     mask: Optional[np.ndarray] = None,
     out: Optional[np.ndarray] = None,
     threads: Optional[int] = None,
+    mask_apply: str = "all",
 ) -> np.ndarray:
     """Equalizes an image array and returns the result.
 
@@ -50,17 +51,18 @@ def equalize(
         as (columns, rows), as in ``cv2.createCLAHE``; checked whatever the
         method.
     mask: a 2-D array of the image's height and width; with the global
-        method, only pixels where it is nonzero are counted, and the table
-        is applied to every pixel (scikit-image's rule). Supported for
-        gray images and ``mode="rgb"``.
+        method, only pixels where it is nonzero are counted (an empty mask
+        is a ``ValueError``), in every mode.
+    mask_apply: ``"all"`` applies the table to every pixel (scikit-image's
+        rule), ``"inside"`` only to the pixels inside the mask, leaving the
+        others' samples as they were.
     out: where to write the result (C-contiguous, of the result's shape and
         dtype); ``out=a`` equalizes in place without another array.
     threads: threads to use (default: one per core).
     """
-    if mask is not None:
-        return _equalize_masked(a, mode, method, clip_limit, tiles, mask, out, threads)
     return _histo.equalize(
-        a, mode=mode, method=method, clip_limit=clip_limit, tiles=tuple(tiles), out=out, threads=threads
+        a, mode=mode, method=method, clip_limit=clip_limit, tiles=tuple(tiles),
+        mask=None if mask is None else _mask(mask), mask_apply=mask_apply, out=out, threads=threads,
     )
 
 
@@ -211,20 +213,7 @@ def _mask(mask: np.ndarray) -> np.ndarray:
     mask = np.asarray(mask)
     if mask.ndim != 2:
         raise ValueError(f"mask must be 2-D (height, width), not of shape {mask.shape}")
+    if mask.dtype in (np.bool_, np.uint8):
+        # Nonzero is inside: these are read as they are, without a pass.
+        return np.ascontiguousarray(mask).view(np.uint8)
     return np.ascontiguousarray(mask != 0).view(np.uint8)
-
-
-def _equalize_masked(a, mode, method, clip_limit, tiles, mask, out, threads):
-    # Checks every option first, as equalize does.
-    Plan(np.shape(a), getattr(a, "dtype", np.uint8), mode, method, clip_limit, tiles)
-    if method != "global":
-        raise ValueError("mask needs method='global' (a masked CLAHE is not supported yet)")
-    channels = 1 if np.ndim(a) == 2 else np.shape(a)[2]
-    if channels >= 3 and mode != "rgb":
-        raise ValueError(f"mask on a colour image needs mode='rgb' (mode={mode!r} is not supported with a mask)")
-    counts = histogram(a, mask)
-    tables = table(counts)
-    if channels in (2, 4):
-        # Alpha passes through: its table is the identity.
-        tables[-1] = np.arange(tables.shape[1], dtype=tables.dtype)
-    return apply(a, tables, out)

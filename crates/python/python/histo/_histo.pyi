@@ -22,6 +22,8 @@ def equalize(
     method: str = "global",
     clip_limit: float = 2.0,
     tiles: Tuple[int, int] = (8, 8),
+    mask: Optional[npt.NDArray[np.uint8]] = None,
+    mask_apply: str = "all",
     out: Optional[npt.NDArray[Any]] = None,
     threads: Optional[int] = None,
 ) -> npt.NDArray[Any]: ...
