@@ -4,6 +4,7 @@
 
 use histo_core::local;
 use histo_core::options::MaskApply;
+use histo_core::plan::StripError;
 use histo_core::strips::{self, Strip};
 use histo_core::{Plan, sample::Sample};
 use numpy::{Element, PyArrayDyn, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
@@ -66,15 +67,28 @@ fn equalize_to<'py, T: Sample + Element>(
     let plan = Plan::new(array.shape, options).map_err(value_error)?;
     let dims = array::dims_of(plan.output_shape(), array.view.shape());
     let result = array::output::<T>(py, out, &dims)?;
+    run_into(py, &plan, &array.samples(), result, threads, |input, output, strips| {
+        local::equalize_into(&plan, input, output, strips)
+    })
+}
+
+/// Runs `job` from `input` into `target` on the strips for `threads`,
+/// without the GIL.
+pub(crate) fn run_into<'py, T: Sample + Element>(
+    py: Python<'py>,
+    plan: &Plan,
+    input: &[T],
+    target: Bound<'py, PyArrayDyn<T>>,
+    threads: Option<usize>,
+    job: impl Fn(&[T], &mut [T], &[Strip]) -> Result<(), StripError> + Send + Sync,
+) -> PyResult<Bound<'py, PyAny>> {
     {
-        let input = array.samples();
-        let mut output = result.try_readwrite().map_err(value_error)?;
+        let mut output = target.try_readwrite().map_err(value_error)?;
         let output = output.as_slice_mut().map_err(value_error)?;
-        let strips = strips_for(&plan, threads);
-        py.detach(|| threads::run(threads, strips.len(), || local::equalize_into(&plan, &input, output, &strips)))
-            .map_err(value_error)?;
+        let strips = strips_for(plan, threads);
+        py.detach(|| threads::run(threads, strips.len(), || job(input, output, &strips))).map_err(value_error)?;
     }
-    Ok(result.into_any())
+    Ok(target.into_any())
 }
 
 fn equalize_in_place<'py, T: Sample + Element>(

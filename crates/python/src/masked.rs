@@ -7,14 +7,13 @@ use std::borrow::Cow;
 use histo_core::options::{MaskApply, Options};
 use histo_core::{Plan, local, sample::Sample};
 use numpy::ndarray::ArrayView2;
-use numpy::{Element, PyArrayDyn, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{Element, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use crate::array::{self, Array};
-use crate::equalize::strips_for;
+use crate::equalize::run_into;
 use crate::options::value_error;
-use crate::threads;
 
 /// Equalizes `array` from the pixels inside `mask` into `out` (a new
 /// array when `None`; `out=a` works: the input is read first).
@@ -47,10 +46,14 @@ pub fn equalize<'py, T: Sample + Element>(
         let target = Bound::clone(&array.view);
         drop(array);
         let target = array::output::<T>(py, Some(target.as_any()), &dims)?;
-        return run(py, &plan, &input, target, &mask, apply, threads);
+        return run_into(py, &plan, &input, target, threads, |input, output, strips| {
+            local::equalize_masked_into(&plan, input, output, strips, &mask, apply)
+        });
     }
     let target = array::output::<T>(py, out, &dims)?;
-    run(py, &plan, &array.samples(), target, &mask, apply, threads)
+    run_into(py, &plan, &array.samples(), target, threads, |input, output, strips| {
+        local::equalize_masked_into(&plan, input, output, strips, &mask, apply)
+    })
 }
 
 /// Checks that a mask has one sample per pixel of the image.
@@ -60,27 +63,4 @@ pub(crate) fn check_size(mask: ArrayView2<'_, u8>, width: usize, height: usize) 
         return Err(PyValueError::new_err(format!("mask is {h}x{w} (rows x columns); the image is {height}x{width}")));
     }
     Ok(())
-}
-
-fn run<'py, T: Sample + Element>(
-    py: Python<'py>,
-    plan: &Plan,
-    input: &[T],
-    target: Bound<'py, PyArrayDyn<T>>,
-    mask: &[u8],
-    apply: MaskApply,
-    threads: Option<usize>,
-) -> PyResult<Bound<'py, PyAny>> {
-    {
-        let mut output = target.try_readwrite().map_err(value_error)?;
-        let output = output.as_slice_mut().map_err(value_error)?;
-        let strips = strips_for(plan, threads);
-        py.detach(|| {
-            threads::run(threads, strips.len(), || {
-                local::equalize_masked_into(plan, input, output, &strips, mask, apply)
-            })
-        })
-        .map_err(value_error)?;
-    }
-    Ok(target.into_any())
 }

@@ -5,11 +5,11 @@
 use histo_core::options::{Method, Mode, Options};
 use histo_core::plan::Histograms;
 use histo_core::{Plan, local, matching, sample::Sample};
-use numpy::{Element, PyArrayMethods, PyUntypedArrayMethods};
+use numpy::{Element, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
 use crate::array::{self, Array, Input};
-use crate::equalize::strips_for;
+use crate::equalize::{run_into, strips_for};
 use crate::options::value_error;
 use crate::threads;
 
@@ -75,15 +75,7 @@ fn match_to<'py, T: Sample + Element>(
     matching::check(&plan, reference).map_err(value_error)?;
     let dims = array::dims_of(plan.output_shape(), array.view.shape());
     let result = array::output::<T>(py, out, &dims)?;
-    {
-        let input = array.samples();
-        let mut output = result.try_readwrite().map_err(value_error)?;
-        let output = output.as_slice_mut().map_err(value_error)?;
-        let strips = strips_for(&plan, threads);
-        py.detach(|| {
-            threads::run(threads, strips.len(), || local::match_into(&plan, &input, output, &strips, reference))
-        })
-        .map_err(value_error)?;
-    }
-    Ok(result.into_any())
+    run_into(py, &plan, &array.samples(), result, threads, |input, output, strips| {
+        local::match_into(&plan, input, output, strips, reference)
+    })
 }

@@ -23,6 +23,36 @@ use crate::scheduler;
 use crate::task::{ApplyTask, MapTask, OutputKind, PlanSpec};
 
 impl Inner {
+    /// The map phase over `feed`'s strips: `done` gets each strip's
+    /// histograms and the worker that now holds the strip.
+    pub(super) async fn map_phase(
+        &self,
+        id: &JobId,
+        plan_spec: PlanSpec,
+        strips: &[strips::Strip],
+        feed: &Arc<Feed>,
+        mut done: impl FnMut(usize, &str, Histograms, usize, usize),
+    ) -> Result<(), scheduler::PhaseError> {
+        scheduler::run_tasks(
+            &self.scheduler,
+            self.coordinator.as_ref(),
+            strips.len(),
+            &[],
+            |i, worker, _| {
+                let (feed, job, strip) = (feed.clone(), id.clone(), strips[i]);
+                async move {
+                    let data = feed.for_map(i).await?;
+                    worker.map(&MapTask { job, spec: plan_spec, strip, data }).await
+                }
+            },
+            |i, worker, hist, finished, total| {
+                feed.mapped(i);
+                done(i, worker, hist, finished, total);
+            },
+        )
+        .await
+    }
+
     /// Map, reduce, apply and the output, over `feed`'s strips.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn phases<W>(
@@ -46,25 +76,11 @@ impl Inner {
         let total = strips.len();
         let mut before = plan.empty_histograms();
         let mut holders: Vec<Option<String>> = vec![None; total];
-        scheduler::run_tasks(
-            &self.scheduler,
-            self.coordinator.as_ref(),
-            total,
-            &[],
-            |i, worker, _| {
-                let (feed, job, strip) = (feed.clone(), id.clone(), strips[i]);
-                async move {
-                    let data = feed.for_map(i).await?;
-                    worker.map(&MapTask { job, spec: plan_spec, strip, data }).await
-                }
-            },
-            |i, worker, hist, done, total| {
-                before.merge(&hist);
-                holders[i] = Some(worker.to_owned());
-                feed.mapped(i);
-                self.task_done(id, Phase::Map, i, worker, done, total);
-            },
-        )
+        self.map_phase(id, plan_spec, strips, feed, |i, worker, hist, done, total| {
+            before.merge(&hist);
+            holders[i] = Some(worker.to_owned());
+            self.task_done(id, Phase::Map, i, worker, done, total);
+        })
         .await?;
         let map_ms = ms(t);
         let t = Instant::now();

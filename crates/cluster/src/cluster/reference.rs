@@ -14,8 +14,7 @@ use super::{Inner, JobSpec, blocking};
 use crate::error::RunError;
 use crate::feed::Feed;
 use crate::record::JobId;
-use crate::scheduler;
-use crate::task::{MapTask, PlanSpec};
+use crate::task::PlanSpec;
 
 /// What a matching job's histograms are made to follow.
 #[derive(Clone, Debug)]
@@ -53,24 +52,7 @@ impl Inner {
             Arc::new(blocking(move || Feed::new(plan, strips, opened)).await?)
         };
         let mut total = plan.empty_histograms();
-        let mapped = scheduler::run_tasks(
-            &self.scheduler,
-            self.coordinator.as_ref(),
-            strips.len(),
-            &[],
-            |i, worker, _| {
-                let (feed, job, strip) = (feed.clone(), id.clone(), strips[i]);
-                async move {
-                    let data = feed.for_map(i).await?;
-                    worker.map(&MapTask { job, spec: plan_spec, strip, data }).await
-                }
-            },
-            |i, _, hist, _, _| {
-                total.merge(&hist);
-                feed.mapped(i);
-            },
-        )
-        .await;
+        let mapped = self.map_phase(id, plan_spec, &strips, &feed, |_, _, hist, _, _| total.merge(&hist)).await;
         // The workers keep mapped strips for an apply that will not come.
         self.release(id).await;
         match mapped {
