@@ -79,6 +79,24 @@ def test_gray_alpha_works(histo, tmp_path):
     np.testing.assert_array_equal(out[:, :, 1], alpha)
 
 
+@pytest.mark.parametrize(("compression", "tile"), [(None, None), ("zlib", None), ("zlib", (64, 64))])
+def test_bigtiff_input(histo, tmp_path, compression, tile):
+    """BigTIFF (64-bit offsets), striped or tiled, as tifffile writes it."""
+    img = low_contrast_gray(300, 200, 12)
+    rgb = np.dstack([img, img[::-1], img[:, ::-1]])
+    for name, pixels, want in [("gray", img, cv2.equalizeHist(img)),
+                               ("gray16", gray16(150, 130, 13), reference_equalize16(gray16(150, 130, 13))),
+                               ("rgb", rgb, None)]:
+        src, dst = tmp_path / f"{name}.tif", tmp_path / f"{name}-out.tif"
+        tifffile.imwrite(src, pixels, bigtiff=True, compression=compression, tile=tile)
+        assert src.read_bytes()[:4] in (b"II+\x00", b"MM\x00+")
+        histo("equalize", src, "-o", dst, *(["--mode", "rgb"] if name == "rgb" else []))
+        out = tifffile.imread(dst)
+        if want is None:
+            want = np.dstack([cv2.equalizeHist(np.ascontiguousarray(rgb[..., c])) for c in range(3)])
+        np.testing.assert_array_equal(out, want, err_msg=name)
+
+
 @pytest.mark.parametrize("suffix", [".png", ".tif"])
 def test_sixteen_bit_gray_uses_65536_levels(histo, tmp_path, suffix):
     img = gray16(301, 257, 11)

@@ -123,6 +123,11 @@ fn jpeg_is_complete(bytes: &[u8]) -> bool {
 
 /// The format `head` (the input's first bytes) announces.
 pub(crate) fn guess_format(head: &[u8]) -> Result<Format, DecodeError> {
+    // BigTIFF (64-bit offsets): the `image` crate's sniffing does not know
+    // its header, though its TIFF decoder reads it.
+    if head.starts_with(b"II\x2b\x00") || head.starts_with(b"MM\x00\x2b") {
+        return Ok(Format::Tiff);
+    }
     image::guess_format(head).ok().and_then(Format::from_image).ok_or(DecodeError::NotAnImage)
 }
 
