@@ -31,13 +31,13 @@ pub(crate) enum Key {
 }
 
 impl Key {
-    /// The plane's name in histograms and events.
-    pub(crate) fn name(self) -> &'static str {
+    /// The plane's name in histograms and events, as the plan lists it.
+    pub(crate) fn plane_names(self) -> &'static [&'static str] {
         match self {
-            Key::Luma => "luma",
-            Key::Value => "value",
-            Key::Lightness => "lightness",
-            Key::Lab => "lab_l",
+            Key::Luma => &["luma"],
+            Key::Value => &["value"],
+            Key::Lightness => &["lightness"],
+            Key::Lab => &["lab_l"],
         }
     }
 

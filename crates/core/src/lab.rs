@@ -130,18 +130,23 @@ impl Tables {
         }
     }
 
+    /// The linear light of one pixel's R, G and B.
+    #[inline]
+    fn linear_rgb<T: Sample>(&self, px: &[T]) -> [f64; 3] {
+        [self.linear[px[0].index()], self.linear[px[1].index()], self.linear[px[2].index()]]
+    }
+
     /// `f(X/Xn), f(Y/Yn), f(Z/Zn)` of one pixel.
     #[inline]
     fn f_xyz<T: Sample>(&self, px: &[T]) -> [f64; 3] {
-        let rgb = [self.linear[px[0].index()], self.linear[px[1].index()], self.linear[px[2].index()]];
+        let rgb = self.linear_rgb(px);
         std::array::from_fn(|i| f(dot(&XYZ_FROM_RGB[i], rgb) / WHITE[i]))
     }
 
     /// L* of one pixel as a level: round(L*·max/100), half to even.
     #[inline]
     pub(crate) fn level<T: Sample>(&self, px: &[T]) -> T {
-        let rgb = [self.linear[px[0].index()], self.linear[px[1].index()], self.linear[px[2].index()]];
-        T::from_u32(self.lightness.level(dot(&XYZ_FROM_RGB[1], rgb)))
+        T::from_u32(self.lightness.level(dot(&XYZ_FROM_RGB[1], self.linear_rgb(px))))
     }
 
     /// Rebuilds one pixel with L* at level `new`, a* and b* kept.

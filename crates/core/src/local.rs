@@ -11,7 +11,7 @@ use crate::color;
 use crate::image::{Image, Pixels};
 use crate::matching;
 use crate::options::{MaskApply, OptionError, Options};
-use crate::plan::{Histograms, Luts, Plan, StripError};
+use crate::plan::{Histograms, Luts, Plan, StripError, restore_outside};
 use crate::sample::Sample;
 use crate::strips::{self, Strip};
 
@@ -137,24 +137,26 @@ pub fn equalize_masked_into<T: Sample>(
     let count_inside = |samples: &[T]| {
         sum_strips(plan, strips, |s| plan.map_inside(*s, T::wrap(&samples[s.sample_range(row_len)]), inside(s)))
     };
-    let luts = if plan.converts_to_gray() {
+    if plan.converts_to_gray() {
         to_working(plan, input, output, strips)?;
-        plan.reduce(&count_inside(output)?)
-    } else {
-        fits_whole(plan, input.len(), row_len)?;
-        let luts = plan.reduce(&count_inside(input)?);
-        if apply == MaskApply::All {
-            // From the input straight into the output: no copy first.
-            return for_each_strip_mut(output, strips, row_len, |s, d| {
-                plan.apply_from(s, T::wrap(&input[s.sample_range(row_len)]), T::wrap_mut(d), &luts)
-            });
+        let luts = plan.reduce(&count_inside(output)?);
+        return for_each_strip_mut(output, strips, row_len, |s, d| match apply {
+            MaskApply::All => plan.apply(s, T::wrap_mut(d), &luts),
+            MaskApply::Inside => plan.apply_inside(s, T::wrap_mut(d), &luts, inside(&s)),
+        });
+    }
+    fits_whole(plan, input.len(), row_len)?;
+    let luts = plan.reduce(&count_inside(input)?);
+    // From the input straight into the output, the outside put back from
+    // the input: no copy first.
+    let channels = plan.output_layout().channels();
+    for_each_strip_mut(output, strips, row_len, |s, d| {
+        let src = &input[s.sample_range(row_len)];
+        plan.apply_from(s, T::wrap(src), T::wrap_mut(d), &luts)?;
+        if apply == MaskApply::Inside {
+            restore_outside(channels, d, src, inside(&s));
         }
-        output.copy_from_slice(input);
-        luts
-    };
-    for_each_strip_mut(output, strips, row_len, |s, d| match apply {
-        MaskApply::All => plan.apply(s, T::wrap_mut(d), &luts),
-        MaskApply::Inside => plan.apply_inside(s, T::wrap_mut(d), &luts, inside(&s)),
+        Ok(())
     })
 }
 

@@ -16,8 +16,11 @@ pub(crate) struct Staircase {
     starts: Vec<u32>,
     /// Mantissa bits that choose a bucket within an octave.
     bits: u32,
-    /// `bucket_key` of 2^-LOWEST: the first bucket past bucket 0.
+    /// The bucket key (the bits above the chosen mantissa bits) of
+    /// 2^-LOWEST: the first bucket past bucket 0.
     first_key: u64,
+    /// 2^-LOWEST: below it, bucket 0.
+    lowest: f64,
 }
 
 impl Staircase {
@@ -25,7 +28,8 @@ impl Staircase {
     /// table bigger and the walks shorter.
     pub(crate) fn new(steps: Vec<f64>, bits: u32) -> Staircase {
         debug_assert!(steps.windows(2).all(|w| w[0] <= w[1]));
-        let first_key = (2f64).powi(-LOWEST).to_bits() >> (52 - bits);
+        let lowest = (2f64).powi(-LOWEST);
+        let first_key = lowest.to_bits() >> (52 - bits);
         // Octaves 2^-LOWEST .. 2^0, then one bucket for 1.0 and above.
         let buckets = (LOWEST as usize) << bits;
         let mut starts = Vec::with_capacity(buckets + 2);
@@ -34,13 +38,13 @@ impl Staircase {
             let edge = f64::from_bits(key << (52 - bits));
             starts.push(steps.partition_point(|&s| s <= edge) as u32);
         }
-        Staircase { steps, starts, bits, first_key }
+        Staircase { steps, starts, bits, first_key, lowest }
     }
 
     /// The number of steps at or below `x` (NaN counts as 0).
     #[inline]
     pub(crate) fn level(&self, x: f64) -> u32 {
-        let bucket = if x >= f64::from_bits(self.first_key << (52 - self.bits)) {
+        let bucket = if x >= self.lowest {
             let key = (x.to_bits() >> (52 - self.bits)) - self.first_key + 1;
             (key as usize).min(self.starts.len() - 1)
         } else {

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use histo_codec::stream::{self, Opened};
-use histo_codec::{Format, Input};
+use histo_codec::{Format, Input, Limits};
+use histo_core::Shape;
 use histo_core::matching;
 use histo_core::plan::{Histograms, Plan};
 use histo_core::strips;
@@ -93,16 +94,11 @@ impl Inner {
         W: Write + Seek + Send + 'static,
     {
         let t = Instant::now();
-        let limits = spec.limits;
-        let opened = blocking(move || stream::open(&input, &limits)).await??;
-        let (shape, in_format) = match &opened {
-            Opened::Strips(r) => (r.shape(), Format::Png),
-            Opened::Whole(image, format) => (image.shape(), *format),
-        };
+        let (opened, shape, in_format) = open(input, spec.limits).await?;
         let header_ms = ms(t);
         let plan = Plan::new(shape, spec.options)?;
         let format = spec.format.unwrap_or(in_format);
-        let strips = strips::split(shape.height, strips::count_for(shape.height, plan.row_len()));
+        let strips = strips_of(&plan);
         self.jobs.update(id, |r| {
             r.width = shape.width;
             r.height = shape.height;
@@ -126,10 +122,7 @@ impl Inner {
         });
         self.progress(id, Phase::Decode, 1, 1, "");
         let plan_spec = PlanSpec { shape: plan.output_shape(), options: spec.options };
-        let feed = {
-            let (plan, strips) = (plan.clone(), strips.clone());
-            Arc::new(blocking(move || Feed::new(plan, strips, opened)).await?)
-        };
+        let feed = feed(&plan, &strips, opened).await?;
         let result = match self.matching_counts(id, spec, &plan).await {
             Ok(reference) => {
                 self.phases(id, spec, &plan, plan_spec, &strips, &feed, reference.as_ref(), format, out).await
@@ -159,6 +152,29 @@ impl Inner {
         let workers = self.coordinator.workers();
         futures::future::join_all(workers.iter().map(|w| w.release(id))).await;
     }
+}
+
+/// Opens `input` within `limits`, off the async threads: where its strips
+/// come from, and the image's shape and format.
+pub(super) async fn open(input: Input, limits: Limits) -> Result<(Opened, Shape, Format), RunError> {
+    let opened = blocking(move || stream::open(&input, &limits)).await??;
+    let (shape, format) = match &opened {
+        Opened::Strips(r) => (r.shape(), Format::Png),
+        Opened::Whole(image, format) => (image.shape(), *format),
+    };
+    Ok((opened, shape, format))
+}
+
+/// The strips a job on `plan` is cut into.
+pub(super) fn strips_of(plan: &Plan) -> Vec<strips::Strip> {
+    strips::split(plan.height(), strips::count_for(plan.height(), plan.row_len()))
+}
+
+/// The feed of `strips` from what [`open`] found (CPU work for a whole
+/// image: done off the async threads).
+pub(super) async fn feed(plan: &Plan, strips: &[strips::Strip], opened: Opened) -> Result<Arc<Feed>, RunError> {
+    let (plan, strips) = (plan.clone(), strips.to_vec());
+    Ok(Arc::new(blocking(move || Feed::new(plan, strips, opened)).await?))
 }
 
 #[cfg(test)]

@@ -5,14 +5,11 @@
 use std::sync::Arc;
 
 use histo_codec::Input;
-use histo_codec::stream::{self, Opened};
 use histo_core::options::{Method, OptionError, Options};
 use histo_core::plan::{Histograms, Plan};
-use histo_core::strips;
 
-use super::{Inner, JobSpec, blocking};
+use super::{Inner, JobSpec, job};
 use crate::error::RunError;
-use crate::feed::Feed;
 use crate::record::JobId;
 use crate::task::PlanSpec;
 
@@ -37,20 +34,12 @@ impl Inner {
             Reference::Counts(counts) => return Ok(counts.as_ref().clone()),
             Reference::Image(input) => input.clone(),
         };
-        let limits = spec.limits;
-        let opened = blocking(move || stream::open(&input, &limits)).await??;
-        let shape = match &opened {
-            Opened::Strips(r) => r.shape(),
-            Opened::Whole(image, _) => image.shape(),
-        };
+        let (opened, shape, _) = job::open(input, spec.limits).await?;
         let options = Options { mode: spec.options.mode, method: Method::Global };
         let plan = Plan::new(shape, options).map_err(|e| OptionError::Reference(Box::new(e)))?;
-        let strips = strips::split(shape.height, strips::count_for(shape.height, plan.row_len()));
+        let strips = job::strips_of(&plan);
         let plan_spec = PlanSpec { shape: plan.output_shape(), options };
-        let feed = {
-            let (plan, strips) = (plan.clone(), strips.clone());
-            Arc::new(blocking(move || Feed::new(plan, strips, opened)).await?)
-        };
+        let feed = job::feed(&plan, &strips, opened).await?;
         let mut total = plan.empty_histograms();
         let mapped = self.map_phase(id, plan_spec, &strips, &feed, |_, _, hist, _, _| total.merge(&hist)).await;
         // The workers keep mapped strips for an apply that will not come.

@@ -3,9 +3,7 @@
 //! tables then go to every pixel, or with [`Plan::apply_inside`] only to
 //! those inside, the rest kept as they were. Global method only.
 
-use super::{Histograms, Plan, Samples, SamplesMut, StripError, Target};
-use crate::histogram;
-use crate::image::Depth;
+use super::{Histograms, Plan, Samples, SamplesMut, StripError};
 use crate::options::{Method, OptionError};
 use crate::sample::Sample;
 use crate::strips::Strip;
@@ -32,33 +30,7 @@ impl Plan {
             return Err(StripError::MaskMethod);
         }
         self.check_mask_len(strip, mask)?;
-        let mut out = self.empty_histograms();
-        match samples {
-            Samples::U8(s) => {
-                self.check(strip, Depth::U8, s.len())?;
-                self.map_inside_typed(s, mask, &mut out.bins);
-            }
-            Samples::U16(s) => {
-                self.check(strip, Depth::U16, s.len())?;
-                self.map_inside_typed(s, mask, &mut out.bins);
-            }
-        }
-        Ok(out)
-    }
-
-    fn map_inside_typed<T: Sample>(&self, samples: &[T], mask: &[u8], bins: &mut [u64]) {
-        let width = self.width as usize;
-        if self.target == Target::Gray && self.layout.channels() == 1 {
-            return histogram::count_where(samples, mask, bins);
-        }
-        let mut values = vec![T::default(); width];
-        let per_plane = self.bins_per_plane();
-        for (row, inside) in samples.chunks_exact(self.row_len()).zip(mask.chunks_exact(width)) {
-            for (plane, bins) in bins.chunks_exact_mut(per_plane).enumerate() {
-                self.extract(row, plane, &mut values);
-                histogram::count_where(&values, inside, bins);
-            }
-        }
+        self.map_where(strip, samples, Some(mask))
     }
 
     /// Apply inside a mask: maps the strip's pixels whose mask sample is
@@ -86,13 +58,18 @@ impl Plan {
     ) -> Result<(), StripError> {
         let before = samples.to_vec();
         self.apply(strip, T::wrap_mut(samples), luts)?;
-        let channels = self.layout.channels();
-        let pixels = samples.chunks_exact_mut(channels).zip(before.chunks_exact(channels));
-        for ((px, old), &inside) in pixels.zip(mask) {
-            if inside == 0 {
-                px.copy_from_slice(old);
-            }
-        }
+        restore_outside(self.layout.channels(), samples, &before, mask);
         Ok(())
+    }
+}
+
+/// Puts back, from `original`, the samples of the pixels (`channels`
+/// samples each) whose `mask` sample is zero.
+pub(crate) fn restore_outside<T: Copy>(channels: usize, samples: &mut [T], original: &[T], mask: &[u8]) {
+    let pixels = samples.chunks_exact_mut(channels).zip(original.chunks_exact(channels));
+    for ((px, old), &inside) in pixels.zip(mask) {
+        if inside == 0 {
+            px.copy_from_slice(old);
+        }
     }
 }

@@ -23,6 +23,7 @@ use crate::{color, histogram, lut};
 pub use crate::exchange::{Histograms, Luts, Samples, SamplesMut, StripError};
 
 mod masked;
+pub(crate) use masked::restore_outside;
 
 /// Which values of a pixel the job equalizes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -161,11 +162,11 @@ impl Plan {
 
     /// Names of the equalized planes: `gray`, a key (`luma`, `value`,
     /// `lightness`, `lab_l`), or `r`, `g`, `b`.
-    pub fn plane_names(&self) -> Vec<&'static str> {
+    pub fn plane_names(&self) -> &'static [&'static str] {
         match self.target {
-            Target::Gray => vec!["gray"],
-            Target::Key(key) => vec![key.name()],
-            Target::Channels => vec!["r", "g", "b"],
+            Target::Gray => &["gray"],
+            Target::Key(key) => key.plane_names(),
+            Target::Channels => &["r", "g", "b"],
         }
     }
 
@@ -233,15 +234,20 @@ impl Plan {
 
     /// Map: counts the levels of one strip (working layout).
     pub fn map(&self, strip: Strip, samples: Samples<'_>) -> Result<Histograms, StripError> {
+        self.map_where(strip, samples, None)
+    }
+
+    /// Map over the pixels whose `mask` sample is nonzero, or all of them.
+    fn map_where(&self, strip: Strip, samples: Samples<'_>, mask: Option<&[u8]>) -> Result<Histograms, StripError> {
         let mut out = self.empty_histograms();
         match samples {
             Samples::U8(s) => {
                 self.check(strip, Depth::U8, s.len())?;
-                self.map_typed(strip, s, &mut out.bins);
+                self.map_typed(strip, s, mask, &mut out.bins);
             }
             Samples::U16(s) => {
                 self.check(strip, Depth::U16, s.len())?;
-                self.map_typed(strip, s, &mut out.bins);
+                self.map_typed(strip, s, mask, &mut out.bins);
             }
         }
         Ok(out)
@@ -314,19 +320,25 @@ impl Plan {
         Ok(())
     }
 
-    fn map_typed<T: Sample>(&self, strip: Strip, samples: &[T], bins: &mut [u64]) {
-        let channels = self.layout.channels();
+    /// Counts `samples` into `bins`; with a mask (global method only), the
+    /// pixels inside it alone.
+    fn map_typed<T: Sample>(&self, strip: Strip, samples: &[T], mask: Option<&[u8]>, bins: &mut [u64]) {
+        let (channels, width) = (self.layout.channels(), self.width as usize);
         let per_plane = self.bins_per_plane();
+        let count = |values: &[T], inside: Option<&[u8]>, bins: &mut [u64]| match inside {
+            Some(inside) => histogram::count_where(values, inside, bins),
+            None => histogram::count(values, bins),
+        };
         if self.grid.is_none() && self.target == Target::Gray && channels == 1 {
-            return histogram::count(samples, bins);
+            return count(samples, mask, bins);
         }
-        let mut values = vec![T::default(); self.width as usize];
-        for (y, row) in strip.row_range().zip(samples.chunks_exact(self.row_len())) {
+        let mut values = vec![T::default(); width];
+        for (i, (y, row)) in strip.row_range().zip(samples.chunks_exact(self.row_len())).enumerate() {
             for (plane, bins) in bins.chunks_exact_mut(per_plane).enumerate() {
                 self.extract(row, plane, &mut values);
                 match &self.grid {
                     Some((grid, _)) => grid.count_row(y, &values, bins),
-                    None => histogram::count(&values, bins),
+                    None => count(&values, mask.map(|m| &m[i * width..(i + 1) * width]), bins),
                 }
             }
         }
