@@ -352,6 +352,10 @@
       } else if ($('match').files[0]) {
         form.append('match', $('match').files[0], $('match').files[0].name);
       }
+      if ($('mask').files[0]) {
+        form.append('mask', $('mask').files[0], $('mask').files[0].name);
+        form.append('mask_apply', $('mask-apply').value);
+      }
       const headers = { Authorization: 'Bearer ' + t, 'X-Histo-Request-Id': myRequest };
       const res = await fetch('/upload', { method: 'POST', body: form, headers });
       if (!res.ok) {

@@ -74,6 +74,32 @@ def test_matching_on_workers_is_byte_identical_to_local(cluster, histo_bin, tmp_
         assert (tmp_path / "zk.png").read_bytes() == local_bytes(histo_bin, src, tmp_path / "local.png", *extra)
 
 
+def test_masks_on_workers_are_byte_identical_to_local(cluster, histo_bin, tmp_path):
+    """The mask is streamed and split with the image: each strip's map counts
+    its inside pixels, and `inside` strips carry their mask to the apply."""
+    cluster.worker()
+    cluster.worker()
+    src = write(tmp_path, "in.png", low_contrast_gray(1700, 1300, 23))  # three strips
+    yy, xx = np.mgrid[:1700, :1300]
+    mask = write(tmp_path, "mask.png", (((yy - 900) ** 2 + (xx - 500) ** 2 < 600**2) * 255).astype(np.uint8))
+    colour = write(tmp_path, "colour.png", low_contrast_color(1700, 1300, 24))
+    for image, extra in [
+        (src, []),
+        (src, ["--mask-apply", "inside"]),
+        (src, ["--method", "clahe", "--tiles", "7x5"]),
+        (src, ["--method", "clahe", "--mask-apply", "inside"]),
+        (colour, ["--mode", "lab", "--method", "clahe", "--mask-apply", "inside"]),
+    ]:
+        proc = cluster.equalize(image, tmp_path / "zk.png", "--mask", mask, *extra)
+        assert proc.returncode == 0, proc.stderr.decode()
+        want = local_bytes(histo_bin, image, tmp_path / "local.png", "--mask", mask, *extra)
+        assert (tmp_path / "zk.png").read_bytes() == want, extra
+    small = write(tmp_path, "small.png", np.ones((10, 10), np.uint8))
+    proc = cluster.equalize(src, tmp_path / "bad.png", "--mask", small)
+    assert proc.returncode == 2 and b"a mask must have the image's size" in proc.stderr
+    assert not (tmp_path / "bad.png").exists()
+
+
 def slow_job_image(tmp_path):
     # ~24 strips: long enough, with slow workers, to be disturbed mid-job.
     return write(tmp_path, "big.png", low_contrast_color(2400, 3400, 6))

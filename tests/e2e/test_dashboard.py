@@ -77,7 +77,7 @@ def test_dashboard_replay_upload_plots_and_refusal(server, page):
     local = (server.url, "blob:", "data:")
     page.on("request", lambda r: None if r.url.startswith(local) else foreign.append(r.url))
     page.on("console", lambda m: problems.append(m.text)
-            if m.type == "error" and not re.search(r"401|Unauthorized", m.text) else None)
+            if m.type == "error" and not re.search(r"401|Unauthorized|422", m.text) else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
 
     # The printed URL carries the token in the fragment: it fills the field
@@ -133,6 +133,16 @@ def test_dashboard_replay_upload_plots_and_refusal(server, page):
     page.click("#start")
     page.wait_for_function(f"() => ({MEAN_BRIGHTNESS})() < 60", timeout=30000)
     assert "ok" in page.get_attribute("#upload-status", "class")
+
+    # A mask goes with the upload: one of another size is refused, saying so.
+    page.set_input_files("#match", files=[])
+    page.set_input_files("#mask", files=[{"name": "m.png", "mimeType": "image/png",
+                                          "buffer": png_bytes(np.full((3, 3), 255, np.uint8))}])
+    page.select_option("#mask-apply", "inside")
+    page.click("#start")
+    page.wait_for_selector("#upload-status.error", timeout=10000)
+    assert "the image's size" in page.text_content("#upload-status")
+    page.set_input_files("#mask", files=[])
 
     # A wrong token is refused: red status and a red security line.
     page.fill("#token", "not-the-token")

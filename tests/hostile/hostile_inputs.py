@@ -31,6 +31,10 @@ def good_png(width=64, height=48, seed=0) -> bytes:
     return _encode(gray(width, height, seed), "PNG")
 
 
+def black_png(width=16, height=16) -> bytes:
+    return _encode(np.zeros((height, width), "uint8"), "PNG")
+
+
 def good_png16(width=16, height=16) -> bytes:
     pixels = (np.arange(width * height).reshape(height, width) * 37 + 20000).astype("uint16")
     return _encode(pixels, "PNG")

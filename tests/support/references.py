@@ -86,3 +86,51 @@ def mask_reference(img, mask):
         lut = np.rint(cdf.astype(np.float32) * (np.float32(255) / np.float32(span))).clip(0, 255).astype(np.uint8)
         lut[first] = 0
     return lut[img]
+
+
+def clahe_reference(img, clip_limit, tiles, mask=None):
+    """OpenCV's CLAHE on 8-bit gray, written out, with the mask rule: the
+    image (and mask) padded right and bottom by reflection without the edge
+    to whole tiles, as OpenCV pads; each tile counts the pixels inside; the clip limit is
+    int(clip·inside/256), at least 1; the excess goes evenly to every level
+    and what is left one by one from level 0 in steps of 256 // left; the
+    table is round(cdf·255/inside), the identity for a tile with nothing
+    inside; each pixel blends its four nearest tiles' tables bilinearly."""
+    columns, rows = tiles
+    h, w = img.shape
+    inside = np.ones(img.shape, bool) if mask is None else mask != 0
+    # OpenCV pads both axes as soon as either is uneven, a whole tile on an
+    # even one.
+    pad = ((0, 0), (0, 0)) if h % rows == 0 and w % columns == 0 else ((0, rows - h % rows), (0, columns - w % columns))
+    padded, inside = np.pad(img, pad, mode="reflect"), np.pad(inside, pad, mode="reflect")
+    th, tw = padded.shape[0] // rows, padded.shape[1] // columns
+    luts = np.empty((rows, columns, 256))
+    for ty in range(rows):
+        for tx in range(columns):
+            block = (slice(ty * th, (ty + 1) * th), slice(tx * tw, (tx + 1) * tw))
+            hist = np.bincount(padded[block][inside[block]], minlength=256).astype(np.int64)
+            counted = int(hist.sum())
+            if counted == 0:
+                luts[ty, tx] = np.arange(256)
+                continue
+            if clip_limit > 0:
+                limit = max(int(clip_limit * counted / 256), 1)
+                excess = int(np.maximum(hist - limit, 0).sum())
+                hist = np.minimum(hist, limit) + excess // 256
+                left = excess % 256
+                if left:
+                    for level in range(0, 256, max(256 // left, 1))[:left]:
+                        hist[level] += 1
+            luts[ty, tx] = np.rint(np.cumsum(hist) * (255 / counted)).clip(0, 255)
+
+    def blend(n, size, count):
+        position = np.arange(n) / size - 0.5
+        low = np.floor(position)
+        return np.maximum(low, 0).astype(int), np.minimum(low + 1, count - 1).astype(int), position - low
+
+    top, bottom, ya = blend(h, th, rows)
+    left_tile, right_tile, xa = blend(w, tw, columns)
+    top, bottom, ya = top[:, None], bottom[:, None], ya[:, None]
+    out = ((luts[top, left_tile, img] * (1 - xa) + luts[top, right_tile, img] * xa) * (1 - ya)
+           + (luts[bottom, left_tile, img] * (1 - xa) + luts[bottom, right_tile, img] * xa) * ya)
+    return np.rint(out).clip(0, 255).astype(np.uint8)

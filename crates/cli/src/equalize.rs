@@ -12,6 +12,7 @@ use histo_codec::{Format, Input, Limits, png};
 use histo_core::options::{self, Method, Mode, OptionError, Options};
 
 use crate::io_paths::{OutputFile, check_input, is_stdio, read_input, write_output};
+use crate::mask_args::MaskArgs;
 use crate::match_args::MatchArgs;
 use crate::png_args::PngArgs;
 use crate::token_args::TokenArgs;
@@ -59,6 +60,9 @@ pub struct Args {
 
     #[command(flatten)]
     matching: MatchArgs,
+
+    #[command(flatten)]
+    mask: MaskArgs,
 
     #[command(flatten)]
     png: PngArgs,
@@ -139,6 +143,7 @@ pub async fn run(args: Args) -> Result<()> {
     let limits = args.limits.limits();
     let options = args.options().map_err(histo_cluster::RunError::Options)?;
     let reference = args.matching.reference(&limits)?;
+    let mask = args.mask.mask(&limits)?;
     // Fail on an unusable output name before the work, not after it.
     let out_format = match (args.format, is_stdio(&args.output)) {
         (Some(f), _) => Some(f),
@@ -182,6 +187,7 @@ pub async fn run(args: Args) -> Result<()> {
         limits,
         request_id: None,
         reference,
+        mask,
     };
     let id = match output_file.as_mut() {
         Some(file) => {

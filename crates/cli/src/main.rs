@@ -6,6 +6,7 @@
 mod equalize;
 mod healthcheck;
 mod io_paths;
+mod mask_args;
 mod master;
 mod match_args;
 mod png_args;

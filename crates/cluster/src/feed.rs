@@ -168,7 +168,7 @@ impl Feed {
             };
             let row_len = self.plan.row_len();
             let last_row = Arc::new(copy(&decoded, decoded.len() - row_len..decoded.len()));
-            let part = StripData { samples: Arc::new(decoded), above: main.last_row.replace(last_row) };
+            let part = StripData { samples: Arc::new(decoded), above: main.last_row.replace(last_row), mask: None };
             self.decoding.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
             self.held.lock().expect("held lock").insert(main.next, part);
             main.next += 1;
@@ -206,7 +206,7 @@ impl Feed {
             None
         };
         let samples = reader.strip(&strip).map_err(|e| self.failed(e))?;
-        let part = StripData { samples: Arc::new(self.to_working(samples)), above };
+        let part = StripData { samples: Arc::new(self.to_working(samples)), above, mask: None };
         self.decoding.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
         Ok(part)
     }
@@ -216,7 +216,7 @@ impl Feed {
         let row_len = self.plan.row_len();
         let range = self.strips[index].sample_range(row_len);
         let above = (range.start > 0).then(|| Arc::new(copy(pixels, range.start - row_len..range.start)));
-        StripData { samples: Arc::new(copy(pixels, range)), above }
+        StripData { samples: Arc::new(copy(pixels, range)), above, mask: None }
     }
 
     fn to_working(&self, pixels: Pixels) -> Pixels {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use histo_codec::png::{EncodedStrip, Settings};
+use histo_core::options::OptionError;
 use histo_core::plan::Histograms;
 use histo_core::strips::Strip;
 use tonic::service::interceptor::InterceptedService;
@@ -18,7 +19,9 @@ use tonic::{Request, Response, Status};
 
 use crate::record::JobId;
 use crate::rpc_auth::{PresentToken, RequireToken};
-use crate::task::{self, Applied, ApplyTask, MapTask, OutputKind, PlanSpec, StripData, StripOutput, TaskError};
+use crate::task::{
+    self, Applied, ApplyTask, MapTask, OutputKind, PlanSpec, StripData, StripMask, StripOutput, TaskError,
+};
 use crate::token::Token;
 use crate::worker::WorkerCore;
 
@@ -59,6 +62,7 @@ fn spec_to_proto(s: &PlanSpec) -> proto::PlanSpec {
         clip_limit,
         tiles_x,
         tiles_y,
+        mask_apply: s.mask.map(|m| m.to_string()).unwrap_or_default(),
     }
 }
 
@@ -71,7 +75,20 @@ fn spec_from_proto(p: Option<proto::PlanSpec>) -> Result<PlanSpec, TaskError> {
     };
     let shape =
         histo_core::Shape { width: p.width, height: p.height, layout: task::layout_from_name(&p.layout)?, depth };
-    Ok(PlanSpec { shape, options: task::options_from_parts(&p.mode, &p.method, p.clip_limit, (p.tiles_x, p.tiles_y))? })
+    let options = task::options_from_parts(&p.mode, &p.method, p.clip_limit, (p.tiles_x, p.tiles_y))?;
+    let mask = match p.mask_apply.as_str() {
+        "" => None,
+        rule => Some(rule.parse().map_err(|e: OptionError| TaskError::Invalid(e.to_string()))?),
+    };
+    Ok(PlanSpec { shape, options, mask })
+}
+
+fn mask_from_proto(inside: bytes::Bytes, above: bytes::Bytes) -> Option<StripMask> {
+    (!inside.is_empty()).then(|| StripMask { inside, above: (!above.is_empty()).then_some(above) })
+}
+
+fn mask_to_proto(mask: Option<&StripMask>) -> (bytes::Bytes, bytes::Bytes) {
+    mask.map(|m| (m.inside.clone(), m.above.clone().unwrap_or_default())).unwrap_or_default()
 }
 
 fn strip_to_proto(s: &Strip) -> proto::StripSpec {
@@ -129,6 +146,7 @@ impl Worker for WorkerService {
             data: StripData {
                 samples: Arc::new(task::pixels_from_bytes(r.samples, spec.shape.depth).map_err(to_status)?),
                 above: optional_pixels(r.above, spec.shape.depth).map_err(to_status)?,
+                mask: mask_from_proto(r.mask, r.mask_above),
             },
         };
         let hist = self.core.map(task).await.map_err(to_status)?;
@@ -145,9 +163,11 @@ impl Worker for WorkerService {
             OutputKind::Raw
         };
         let resend = match optional_pixels(r.samples, spec.shape.depth).map_err(to_status)? {
-            Some(samples) => {
-                Some(StripData { samples, above: optional_pixels(r.above, spec.shape.depth).map_err(to_status)? })
-            }
+            Some(samples) => Some(StripData {
+                samples,
+                above: optional_pixels(r.above, spec.shape.depth).map_err(to_status)?,
+                mask: mask_from_proto(r.mask, r.mask_above),
+            }),
             None => None,
         };
         let task = ApplyTask {
@@ -250,12 +270,15 @@ impl RemoteWorker {
 
     /// Remote map.
     pub async fn map(&self, task: &MapTask) -> Result<Histograms, TaskError> {
+        let (mask, mask_above) = mask_to_proto(task.data.mask.as_ref());
         let request = proto::MapRequest {
             job_id: task.job.to_string(),
             plan: Some(spec_to_proto(&task.spec)),
             strip: Some(strip_to_proto(&task.strip)),
             samples: task::pixels_to_bytes(&task.data.samples),
             above: task.data.above.as_ref().map(task::pixels_to_bytes).unwrap_or_default(),
+            mask,
+            mask_above,
         };
         let reply = self.client.clone().map(request).await.map_err(from_status)?;
         Ok(Histograms { bins: reply.into_inner().bins })
@@ -273,6 +296,7 @@ impl RemoteWorker {
             }
             None => Default::default(),
         };
+        let (mask, mask_above) = mask_to_proto(task.resend.as_ref().and_then(|d| d.mask.as_ref()));
         let request = proto::ApplyRequest {
             job_id: task.job.to_string(),
             plan: Some(spec_to_proto(&task.spec)),
@@ -284,6 +308,8 @@ impl RemoteWorker {
             last: task.last,
             samples,
             above,
+            mask,
+            mask_above,
         };
         let reply = self.client.clone().apply(request).await.map_err(from_status)?.into_inner();
         let after = Histograms { bins: reply.after };

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use histo_codec::png::{self, EncodedStrip};
-use histo_core::options::{ClaheParams, Method, Mode, OptionError, Options};
+use histo_core::options::{ClaheParams, MaskApply, Method, Mode, OptionError, Options};
 use histo_core::plan::{Luts, Plan};
 use histo_core::strips::Strip;
 use histo_core::{Depth, Layout, Pixels, Shape};
@@ -18,6 +18,8 @@ pub struct PlanSpec {
     /// The samples workers receive (in the working layout).
     pub shape: Shape,
     pub options: Options,
+    /// For a masked job, where its tables go: map counts inside the mask.
+    pub mask: Option<MaskApply>,
 }
 
 impl PlanSpec {
@@ -33,14 +35,25 @@ impl PlanSpec {
 pub struct StripData {
     pub samples: Arc<Pixels>,
     pub above: Option<Arc<Pixels>>,
+    /// A masked job's mask over the same rows.
+    pub mask: Option<StripMask>,
 }
 
 impl StripData {
     /// Bytes it holds.
     pub fn bytes(&self) -> usize {
         let size = |p: &Pixels| p.len() * p.depth().bytes();
-        size(&self.samples) + self.above.as_deref().map_or(0, size)
+        let mask = self.mask.as_ref().map_or(0, |m| m.inside.len() + m.above.as_ref().map_or(0, Bytes::len));
+        size(&self.samples) + self.above.as_deref().map_or(0, size) + mask
     }
+}
+
+/// A strip's mask: one flag per pixel (nonzero inside), and the row above
+/// it, which the PNG filter needs mapped when only the inside is.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StripMask {
+    pub inside: Bytes,
+    pub above: Option<Bytes>,
 }
 
 /// Map: count a strip, and keep it for apply.
@@ -82,7 +95,8 @@ pub struct ApplyTask {
     pub luts: Arc<Luts>,
     /// What to return.
     pub output: OutputKind,
-    /// The strip again (with its row above), when the worker may not hold it.
+    /// The strip again (with its row above and, under an inside-only mask,
+    /// its mask), when the worker may not hold it.
     pub resend: Option<StripData>,
 }
 

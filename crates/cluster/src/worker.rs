@@ -8,14 +8,16 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
 use histo_codec::png;
 use histo_core::Pixels;
+use histo_core::options::MaskApply;
 use histo_core::plan::{Histograms, Samples, SamplesMut};
 use histo_core::strips::Strip;
 use tokio::sync::Semaphore;
 
 use crate::record::JobId;
-use crate::task::{Applied, ApplyTask, MapTask, OutputKind, StripData, StripOutput, TaskError};
+use crate::task::{Applied, ApplyTask, MapTask, OutputKind, StripData, StripMask, StripOutput, TaskError};
 
 /// Bytes of strips a worker keeps between map and apply by default; past
 /// it the oldest are dropped (and resent by the master if still needed).
@@ -84,19 +86,33 @@ impl WorkerCore {
         let _permit = self.permits.clone().try_acquire_owned().map_err(|_| TaskError::Busy)?;
         tokio::time::sleep(self.delay).await;
         let plan = task.spec.plan().map_err(|e| TaskError::Invalid(e.to_string()))?;
-        let samples = task.data.samples.clone();
+        let mut data = task.data;
+        let mask = match (task.spec.mask, &data.mask) {
+            (Some(_), Some(m)) => Some(m.inside.clone()),
+            (None, None) => None,
+            (Some(_), None) => return Err(TaskError::Invalid("a masked job's strip came without its mask".into())),
+            (None, Some(_)) => return Err(TaskError::Invalid("a mask came with an unmasked job".into())),
+        };
+        let samples = data.samples.clone();
         let strip = task.strip;
         let hist = tokio::task::spawn_blocking(move || {
             let view = match &*samples {
                 Pixels::U8(v) => Samples::U8(v),
                 Pixels::U16(v) => Samples::U16(v),
             };
-            plan.map(strip, view)
+            match mask {
+                Some(inside) => plan.map_inside(strip, view, &inside),
+                None => plan.map(strip, view),
+            }
         })
         .await
         .map_err(|e| TaskError::Unavailable(format!("map task ended: {e}")))?
         .map_err(|e| TaskError::Invalid(e.to_string()))?;
-        self.keep(task.job, strip.index, task.data);
+        // Apply needs the mask only to keep the outside as it was.
+        if task.spec.mask != Some(MaskApply::Inside) {
+            data.mask = None;
+        }
+        self.keep(task.job, strip.index, data);
         Ok(hist)
     }
 
@@ -104,13 +120,19 @@ impl WorkerCore {
     pub async fn apply(&self, task: ApplyTask) -> Result<Applied, TaskError> {
         let _permit = self.permits.clone().try_acquire_owned().map_err(|_| TaskError::Busy)?;
         tokio::time::sleep(self.delay).await;
-        let StripData { samples, above } = match self.take(&task.job, task.strip.index) {
+        let StripData { samples, above, mask } = match self.take(&task.job, task.strip.index) {
             Some(held) => held.data,
             None => task.resend.clone().ok_or(TaskError::Missing)?,
         };
+        let mask = match task.spec.mask {
+            Some(MaskApply::Inside) => {
+                Some(mask.ok_or_else(|| TaskError::Invalid("an inside-only strip came without its mask".into()))?)
+            }
+            _ => None,
+        };
         // A strip held here alone is mapped in place; a shared one is copied.
         let samples = Arc::try_unwrap(samples).unwrap_or_else(|shared| (*shared).clone());
-        tokio::task::spawn_blocking(move || apply_strip(&task, samples, above.as_deref()))
+        tokio::task::spawn_blocking(move || apply_strip(&task, samples, above.as_deref(), mask.as_ref()))
             .await
             .map_err(|e| TaskError::Unavailable(format!("apply task ended: {e}")))?
     }
@@ -161,10 +183,20 @@ impl WorkerCore {
 
 /// The apply computation: tables over the strip (and, for PNG, over the row
 /// above, which the filter of the strip's first row needs), then encoding.
-fn apply_strip(task: &ApplyTask, mut out: Pixels, above: Option<&Pixels>) -> Result<Applied, TaskError> {
+/// Under an inside-only mask, over the pixels inside alone.
+fn apply_strip(
+    task: &ApplyTask,
+    mut out: Pixels,
+    above: Option<&Pixels>,
+    mask: Option<&StripMask>,
+) -> Result<Applied, TaskError> {
     let plan = task.spec.plan().map_err(|e| TaskError::Invalid(e.to_string()))?;
     let invalid = |e: histo_core::plan::StripError| TaskError::Invalid(e.to_string());
-    plan.apply(task.strip, samples_mut(&mut out), &task.luts).map_err(invalid)?;
+    let map = |strip: Strip, samples: &mut Pixels, inside: Option<&Bytes>| match inside {
+        Some(inside) => plan.apply_inside(strip, samples_mut(samples), &task.luts, inside),
+        None => plan.apply(strip, samples_mut(samples), &task.luts),
+    };
+    map(task.strip, &mut out, mask.map(|m| &m.inside)).map_err(invalid)?;
     let after = plan.output_plan().map(task.strip, out.slice(0..out.len())).map_err(invalid)?;
     let OutputKind::Png { settings } = task.output else {
         return Ok(Applied { output: StripOutput::Raw(out), after });
@@ -173,7 +205,13 @@ fn apply_strip(task: &ApplyTask, mut out: Pixels, above: Option<&Pixels>) -> Res
         Some(row) if task.strip.y0 > 0 => {
             let mut row = row.clone();
             let strip = Strip { index: task.strip.index, y0: task.strip.y0 - 1, rows: 1 };
-            plan.apply(strip, samples_mut(&mut row), &task.luts).map_err(invalid)?;
+            let inside = match mask {
+                Some(m) => {
+                    Some(m.above.as_ref().ok_or_else(|| TaskError::Invalid("no mask for the row above".into()))?)
+                }
+                None => None,
+            };
+            map(strip, &mut row, inside).map_err(invalid)?;
             Some(png_bytes(&row).into_owned())
         }
         _ => None,

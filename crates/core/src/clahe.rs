@@ -81,8 +81,10 @@ impl Grid {
     }
 
     /// Adds the levels of row `y` (one plane, `width` values) to the tile
-    /// histograms (`tiles() * T::LEVELS` bins, tile-major).
-    pub fn count_row<T: Sample>(&self, y: usize, values: &[T], hists: &mut [u64]) {
+    /// histograms (`tiles() * T::LEVELS` bins, tile-major); with a mask row,
+    /// only the pixels whose mask sample is nonzero. A padding pixel counts
+    /// when the pixel it reflects does.
+    pub fn count_row<T: Sample>(&self, y: usize, values: &[T], inside: Option<&[u8]>, hists: &mut [u64]) {
         debug_assert_eq!(values.len(), self.width);
         debug_assert_eq!(hists.len(), self.tiles() * T::LEVELS);
         let padded = self.pad_rows.iter().filter(|&&(_, src)| src == y).map(|&(row, _)| row);
@@ -93,14 +95,18 @@ impl Grid {
                 let end = ((tx + 1) * self.tile_w).min(self.width);
                 let hist = &mut hists[(band + tx) * T::LEVELS..][..T::LEVELS];
                 let segment = &values[start..end];
-                if segment.len() >= FAST_COUNT_MIN {
-                    histogram::count(segment, hist);
-                } else {
-                    segment.iter().for_each(|v| hist[v.index()] += 1);
+                let fast = segment.len() >= FAST_COUNT_MIN;
+                match inside.map(|m| &m[start..end]) {
+                    Some(inside) if fast => histogram::count_where(segment, inside, hist),
+                    Some(inside) => segment.iter().zip(inside).for_each(|(v, &m)| hist[v.index()] += u64::from(m != 0)),
+                    None if fast => histogram::count(segment, hist),
+                    None => segment.iter().for_each(|v| hist[v.index()] += 1),
                 }
             }
             for &(col, src) in &self.pad_cols {
-                hists[(band + col / self.tile_w) * T::LEVELS + values[src].index()] += 1;
+                if inside.is_none_or(|m| m[src] != 0) {
+                    hists[(band + col / self.tile_w) * T::LEVELS + values[src].index()] += 1;
+                }
             }
         }
     }
@@ -108,14 +114,23 @@ impl Grid {
     /// Clips each tile histogram at `clip_limit` (OpenCV's meaning: a multiple
     /// of the mean bin height; 0 or less disables clipping), redistributes the
     /// excess, and returns the tile tables (`tiles() * T::LEVELS`, tile-major).
+    ///
+    /// The mean bin height is over the pixels the tile counted: its area
+    /// (OpenCV's rule), or under a mask the pixels inside; a tile that
+    /// counted none gets the identity table.
     pub fn tile_luts<T: Sample>(&self, clip_limit: f64, hists: &[u64]) -> Vec<T> {
         let levels = T::LEVELS;
-        let area = self.tile_area();
-        let limit = if clip_limit > 0.0 { ((clip_limit * area as f64 / levels as f64) as u64).max(1) } else { 0 };
-        let scale = (levels - 1) as f32 / area as f32;
         let mut luts = Vec::with_capacity(hists.len());
         let mut hist = vec![0u64; levels];
         for tile in hists.chunks_exact(levels) {
+            let counted: u64 = tile.iter().sum();
+            if counted == 0 {
+                luts.extend((0..levels as u32).map(T::from_u32));
+                continue;
+            }
+            let limit =
+                if clip_limit > 0.0 { ((clip_limit * counted as f64 / levels as f64) as u64).max(1) } else { 0 };
+            let scale = (levels - 1) as f32 / counted as f32;
             hist.copy_from_slice(tile);
             if limit > 0 {
                 clip(&mut hist, limit);
@@ -270,7 +285,7 @@ mod tests {
         let g = Grid::new(13, 7, 4, 3);
         let mut hists = vec![0u64; g.tiles() * 256];
         for y in 0..7 {
-            g.count_row(y, &[1u8; 13], &mut hists);
+            g.count_row(y, &[1u8; 13], None, &mut hists);
         }
         let total: u64 = hists.iter().sum();
         assert_eq!(total as usize, g.tiles() * g.tile_area());
@@ -295,7 +310,7 @@ mod tests {
         let values: Vec<u8> = (0..16).map(|i| (i * 16) as u8).collect();
         let mut hists = vec![0u64; 256];
         for (y, row) in values.chunks(4).enumerate() {
-            g.count_row(y, row, &mut hists);
+            g.count_row(y, row, None, &mut hists);
         }
         let luts = g.tile_luts::<u8>(0.0, &hists);
         assert_eq!(luts[240], 255);

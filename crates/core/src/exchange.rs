@@ -41,9 +41,6 @@ pub enum StripError {
     /// A mask with no pixel inside.
     #[error("the mask is empty: no pixel is inside it")]
     EmptyMask,
-    /// A mask with a method that cannot take one.
-    #[error("a mask needs the global method")]
-    MaskMethod,
     /// Tables of the wrong size.
     #[error("look-up tables have {got} entries, the job needs {want}")]
     Tables {

@@ -123,7 +123,6 @@ pub fn equalize_masked_into<T: Sample>(
     mask: &[u8],
     apply: MaskApply,
 ) -> Result<(), StripError> {
-    plan.check_mask().map_err(|_| StripError::MaskMethod)?;
     let (width, row_len) = (plan.width() as usize, plan.row_len());
     let want = width * plan.height() as usize;
     if mask.len() != want {

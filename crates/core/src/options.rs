@@ -185,6 +185,15 @@ impl FromStr for MaskApply {
     }
 }
 
+impl fmt::Display for MaskApply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MaskApply::All => "all",
+            MaskApply::Inside => "inside",
+        })
+    }
+}
+
 /// Everything a user chooses about a job.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Options {
@@ -209,9 +218,21 @@ pub enum OptionError {
     /// Unknown mask rule.
     #[error("unknown mask application '{0}' (expected all or inside)")]
     MaskApply(String),
-    /// A mask asked with CLAHE.
-    #[error("a mask needs the global method (a masked CLAHE is not supported yet)")]
-    MaskMethod,
+    /// A mask image of another size than the image.
+    #[error("the mask is {mask_width}x{mask_height}, the image is {width}x{height}: a mask must have the image's size")]
+    MaskSize {
+        /// The mask's width.
+        mask_width: u32,
+        /// The mask's height.
+        mask_height: u32,
+        /// The image's width.
+        width: u32,
+        /// The image's height.
+        height: u32,
+    },
+    /// A mask with no pixel inside.
+    #[error("the mask is empty: no pixel is inside it (nonzero)")]
+    EmptyMask,
     /// Matching asked with CLAHE.
     #[error("histogram matching uses the global method, not CLAHE")]
     MatchMethod,

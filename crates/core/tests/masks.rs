@@ -3,8 +3,8 @@
 //! on how the image is cut into strips.
 
 use histo_core::local::{self, equalize_masked_into};
-use histo_core::options::{MaskApply, Method, Mode, Options};
-use histo_core::plan::StripError;
+use histo_core::options::{ClaheParams, MaskApply, Method, Mode, Options};
+use histo_core::plan::{Luts, StripError};
 use histo_core::{Layout, Plan, Shape, lut};
 
 fn noise(n: usize, seed: u64, lo: u64, span: u64) -> Vec<u8> {
@@ -64,15 +64,82 @@ fn colour_modes_keep_outside_pixels_byte_identical() {
 }
 
 #[test]
-fn empty_wrong_sized_and_clahe_masks_are_refused() {
+fn empty_and_wrong_sized_masks_are_refused() {
     let shape = Shape { width: 8, height: 4, layout: Layout::Gray, depth: histo_core::Depth::U8 };
     let plan = Plan::new(shape, Options::default()).unwrap();
     let strips = local::plan_strips(&plan, Some(1));
-    let (input, mut out) = (vec![5u8; 32], vec![0u8; 32]);
+    let (input, out) = (vec![5u8; 32], vec![0u8; 32]);
     let err = |mask: &[u8]| equalize_masked_into(&plan, &input, &mut out.clone(), &strips, mask, MaskApply::All);
     assert_eq!(err(&[0; 32]), Err(StripError::EmptyMask));
     assert_eq!(err(&[1; 31]), Err(StripError::Mask { want: 32, got: 31 }));
-    let clahe = Plan::new(shape, Options { method: Method::Clahe(Default::default()), ..Default::default() }).unwrap();
-    let refused = equalize_masked_into(&clahe, &input, &mut out, &strips, &[1; 32], MaskApply::All);
-    assert_eq!(refused, Err(StripError::MaskMethod));
+}
+
+fn clahe(tiles_x: u32, tiles_y: u32) -> Options {
+    Options { mode: Mode::Auto, method: Method::Clahe(ClaheParams { clip_limit: 2.0, tiles_x, tiles_y }) }
+}
+
+fn clahe_run(shape: Shape, options: Options, input: &[u8], mask: Option<&[u8]>, strips: usize) -> Vec<u8> {
+    let plan = Plan::new(shape, options).unwrap();
+    let strips = local::plan_strips(&plan, Some(strips));
+    let mut out = vec![0; input.len()];
+    match mask {
+        Some(mask) => equalize_masked_into(&plan, input, &mut out, &strips, mask, MaskApply::All).unwrap(),
+        None => local::equalize_into(&plan, input, &mut out, &strips).unwrap(),
+    }
+    out
+}
+
+#[test]
+fn clahe_with_every_pixel_inside_is_plain_clahe() {
+    // 45 × 31 in 4 × 3 tiles: OpenCV's padding is in play.
+    let shape = Shape { width: 45, height: 31, layout: Layout::Gray, depth: histo_core::Depth::U8 };
+    let input = noise(45 * 31, 5, 10, 180);
+    let want = clahe_run(shape, clahe(4, 3), &input, None, 1);
+    for strips in [1, 3, 7] {
+        assert_eq!(clahe_run(shape, clahe(4, 3), &input, Some(&[1; 45 * 31]), strips), want, "{strips} strips");
+    }
+}
+
+#[test]
+fn masked_clahe_tiles_count_their_inside_and_an_empty_tile_is_the_identity() {
+    // Two tiles side by side; only the right one has pixels inside, half of its own.
+    let shape = Shape { width: 16, height: 8, layout: Layout::Gray, depth: histo_core::Depth::U8 };
+    let input = noise(16 * 8, 11, 40, 100);
+    let mask: Vec<u8> = (0..16 * 8).map(|i| u8::from(i % 16 >= 8 && i / 16 < 4)).collect();
+    let plan = Plan::new(shape, clahe(2, 1)).unwrap();
+    let strip = local::plan_strips(&plan, Some(1))[0];
+    let counts = plan.map_inside(strip, histo_core::plan::Samples::U8(&input), &mask).unwrap();
+    let Luts::U8(luts) = plan.reduce(&counts) else { unreachable!() };
+    let identity: Vec<u8> = (0..=255).collect();
+    assert_eq!(&luts[..256], &identity[..], "the tile with no pixel inside");
+
+    // The right tile: OpenCV's table over its 32 inside pixels.
+    let mut hist = [0u64; 256];
+    input.iter().zip(&mask).filter(|(_, m)| **m != 0).for_each(|(&v, _)| hist[v as usize] += 1);
+    let limit = ((2.0 * 32.0 / 256.0) as u64).max(1);
+    let excess: u64 = hist.iter().map(|&c| c.saturating_sub(limit)).sum();
+    let clipped: Vec<u64> = hist.iter().map(|&c| c.min(limit) + excess / 256).collect();
+    let mut residual = excess % 256;
+    let step = if residual > 0 { (256 / residual) as usize } else { 1 };
+    let mut bins = clipped;
+    for bin in bins.iter_mut().step_by(step.max(1)) {
+        if residual == 0 {
+            break;
+        }
+        *bin += 1;
+        residual -= 1;
+    }
+    let mut sum = 0;
+    let want: Vec<u8> = bins
+        .iter()
+        .map(|&c| {
+            sum += c;
+            (sum as f32 * 255.0 / 32.0).round_ties_even().min(255.0) as u8
+        })
+        .collect();
+    assert_eq!(&luts[256..], &want[..], "the tile with pixels inside");
+
+    // Strips do not change the result.
+    let whole = clahe_run(shape, clahe(2, 1), &input, Some(&mask), 1);
+    assert_eq!(clahe_run(shape, clahe(2, 1), &input, Some(&mask), 4), whole);
 }

@@ -53,6 +53,7 @@ pub fn equalize_file(
         limits: Limits::CLI,
         request_id: None,
         reference: None,
+        mask: None,
     };
     py.detach(|| {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build()?;

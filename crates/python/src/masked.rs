@@ -29,7 +29,6 @@ pub fn equalize<'py, T: Sample + Element>(
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let plan = Plan::new(array.shape, options).map_err(value_error)?;
-    plan.check_mask().map_err(value_error)?;
     let (width, height) = (plan.width() as usize, plan.height() as usize);
     check_size(mask.as_array(), width, height)?;
     // Borrowed when contiguous, as the package passes it; the engine

@@ -32,7 +32,10 @@ fn option_schemas() -> Value {
         "tiles": {"type": "string", "pattern": format!("^{TILE_COUNT}[xX]{TILE_COUNT}$"), "default": "8x8",
                   "description": "CLAHE grid COLSxROWS, each 1 to 256; with the global method it is refused (400)"},
         "format": {"type": "string", "enum": ["png", "jpeg", "tiff", "bmp", "webp"],
-                   "description": "Output format (default: the input's)"}
+                   "description": "Output format (default: the input's)"},
+        "mask_apply": {"type": "string", "enum": ["all", "inside"], "default": "all",
+                       "description": "Where a masked job's tables go: every pixel, or only those inside the mask \
+                                       (the others keep their samples); without a 'mask' file it is refused (400)"}
     })
 }
 
@@ -41,6 +44,7 @@ fn job_params() -> Value {
     let param = |name: &str| json!({"name": name, "in": "query", "schema": options[name]});
     json!([
         param("mode"), param("method"), param("clip_limit"), param("tiles"), param("format"),
+        param("mask_apply"),
         {"name": "X-Histo-Request-Id", "in": "header",
          "description": "The client's id for this request: echoed in the answer and carried by the job's job_progress events",
          "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}}
@@ -81,7 +85,10 @@ pub fn document() -> Value {
                                                   (histogram specification) instead of equalized; global method only"},
                         "mode": option_schemas()["mode"], "method": option_schemas()["method"],
                         "clip_limit": option_schemas()["clip_limit"], "tiles": option_schemas()["tiles"],
-                        "format": option_schemas()["format"]
+                        "mask": {"type": "string", "contentMediaType": "application/octet-stream",
+                                 "description": "A mask image of the upload's size: only pixels where a colour \
+                                                 sample is nonzero are counted (an empty mask is a 422)"},
+                        "format": option_schemas()["format"], "mask_apply": option_schemas()["mask_apply"]
                     }
                 }
             }
@@ -102,12 +109,12 @@ pub fn document() -> Value {
                                 "X-Histo-Request-Id": {"schema": {"type": "string"}, "description": "The request id the client sent, if any"}
                             },
                             "content": image_types},
-                    "400": error_response("Bad option or request, or a CLAHE setting with the global method"),
+                    "400": error_response("Bad option or request, a CLAHE setting with the global method, or mask_apply without a mask"),
                     "401": error_response("Missing or wrong token (WWW-Authenticate: Bearer)"),
                     "408": error_response("The body did not arrive in time"),
                     "413": error_response("Upload larger than the byte limit"),
                     "415": error_response("Not a supported image"),
-                    "422": error_response("Image over the pixel limits, truncated or corrupt, or options it cannot take"),
+                    "422": error_response("Image over the pixel limits, truncated or corrupt, options it cannot take, or a mask of another size or empty"),
                     "429": error_response("Too many failed authentications from this client (Retry-After)"),
                     "503": error_response("No workers or overloaded (Retry-After)")
                 }

@@ -13,6 +13,7 @@ use histo_core::matching;
 use histo_core::plan::{Histograms, Plan};
 use histo_core::strips;
 
+use super::mask::MaskFeed;
 use super::{Inner, JobSpec, blocking, ms};
 use crate::error::RunError;
 use crate::events::{Event, JobProgress, Phase, now};
@@ -121,11 +122,16 @@ impl Inner {
                 .collect();
         });
         self.progress(id, Phase::Decode, 1, 1, "");
-        let plan_spec = PlanSpec { shape: plan.output_shape(), options: spec.options };
+        let mask = match &spec.mask {
+            Some(m) => Some(Arc::new(MaskFeed::open(m, spec.limits, &plan, &strips).await?)),
+            None => None,
+        };
+        let plan_spec = PlanSpec { shape: plan.output_shape(), options: spec.options, mask: spec.mask_apply() };
         let feed = feed(&plan, &strips, opened).await?;
         let result = match self.matching_counts(id, spec, &plan).await {
             Ok(reference) => {
-                self.phases(id, spec, &plan, plan_spec, &strips, &feed, reference.as_ref(), format, out).await
+                let sources = (&feed, mask.as_ref());
+                self.phases(id, spec, &plan, plan_spec, &strips, sources, reference.as_ref(), format, out).await
             }
             Err(e) => Err(e),
         };
@@ -133,8 +139,11 @@ impl Inner {
         let decode_ms = header_ms + feed.decoding_time().as_secs_f64() * 1000.0;
         self.jobs.update(id, |r| r.timings.decode_ms = decode_ms);
         match result {
-            // A broken input shows as a failed task: the input is the answer.
-            Err(e) => Err(feed.take_error().map_or(e, RunError::Input)),
+            // A broken input (or mask) shows as a failed task: it is the answer.
+            Err(e) => {
+                let broken = feed.take_error().or_else(|| mask.as_ref().and_then(|m| m.take_error()));
+                Err(broken.map_or(e, RunError::Input))
+            }
             Ok((out, len)) => Ok((out, len, format)),
         }
     }

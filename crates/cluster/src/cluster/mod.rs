@@ -8,11 +8,13 @@
 //! event bus.
 //!
 //! Its parts: [`admission`] (turns to run), [`job`] (a job's life and
-//! record), [`reference`] (what a matching job follows), [`pipeline`]
-//! (map → reduce → apply) and [`sink`] (the output).
+//! record), [`mask`] (a masked job's mask), [`reference`] (what a matching
+//! job follows), [`pipeline`] (map → reduce → apply) and [`sink`] (the
+//! output).
 
 mod admission;
 mod job;
+mod mask;
 mod pipeline;
 mod reference;
 mod sink;
@@ -23,12 +25,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use histo_codec::{Format, Input, Limits, png};
-use histo_core::options::Options;
+use histo_core::options::{MaskApply, Options};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
 pub use admission::Admission;
 use job::Abandoned;
+pub use mask::Mask;
 pub use reference::Reference;
 
 use crate::coordinator::Coordinator;
@@ -55,6 +58,15 @@ pub struct JobSpec {
     pub request_id: Option<String>,
     /// Match this reference's histograms instead of equalizing.
     pub reference: Option<Reference>,
+    /// Count only the pixels inside this mask.
+    pub mask: Option<Mask>,
+}
+
+impl JobSpec {
+    /// A masked job's rule, or none.
+    pub fn mask_apply(&self) -> Option<MaskApply> {
+        self.mask.as_ref().map(|m| m.apply)
+    }
 }
 
 /// A finished job, its image in memory ([`Cluster::run`]).

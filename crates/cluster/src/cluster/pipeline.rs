@@ -1,5 +1,5 @@
 //! The MapReduce pipeline of one job over its strips: map on the workers
-//! (histograms summed as they come), reduce on the master (the tables:
+//! (histograms summed as they come, inside the mask if there is one), reduce on the master (the tables:
 //! equalizing, or matching a reference's histograms),
 //! apply on the workers holding each strip, the output written as it
 //! returns.
@@ -10,9 +10,11 @@ use std::time::Instant;
 
 use histo_codec::Format;
 use histo_core::matching;
+use histo_core::options::{MaskApply, OptionError};
 use histo_core::plan::{Histograms, Plan};
 use histo_core::strips;
 
+use super::mask::MaskFeed;
 use super::sink::Sink;
 use super::{Inner, JobSpec, ms};
 use crate::error::RunError;
@@ -23,14 +25,15 @@ use crate::scheduler;
 use crate::task::{ApplyTask, MapTask, OutputKind, PlanSpec};
 
 impl Inner {
-    /// The map phase over `feed`'s strips: `done` gets each strip's
-    /// histograms and the worker that now holds the strip.
+    /// The map phase over `feed`'s strips (with `mask`'s over the same
+    /// rows): `done` gets each strip's histograms and the worker that now
+    /// holds the strip.
     pub(super) async fn map_phase(
         &self,
         id: &JobId,
         plan_spec: PlanSpec,
         strips: &[strips::Strip],
-        feed: &Arc<Feed>,
+        (feed, mask): (&Arc<Feed>, Option<&Arc<MaskFeed>>),
         mut done: impl FnMut(usize, &str, Histograms, usize, usize),
     ) -> Result<(), scheduler::PhaseError> {
         scheduler::run_tasks(
@@ -39,14 +42,20 @@ impl Inner {
             strips.len(),
             &[],
             |i, worker, _| {
-                let (feed, job, strip) = (feed.clone(), id.clone(), strips[i]);
+                let (feed, mask, job, strip) = (feed.clone(), mask.cloned(), id.clone(), strips[i]);
                 async move {
-                    let data = feed.for_map(i).await?;
+                    let mut data = feed.for_map(i).await?;
+                    if let Some(mask) = mask {
+                        data = mask.attach(data, i, false).await?;
+                    }
                     worker.map(&MapTask { job, spec: plan_spec, strip, data }).await
                 }
             },
             |i, worker, hist, finished, total| {
                 feed.mapped(i);
+                if let Some(mask) = mask {
+                    mask.mapped(i);
+                }
                 done(i, worker, hist, finished, total);
             },
         )
@@ -62,7 +71,7 @@ impl Inner {
         plan: &Plan,
         plan_spec: PlanSpec,
         strips: &[strips::Strip],
-        feed: &Arc<Feed>,
+        (feed, mask): (&Arc<Feed>, Option<&Arc<MaskFeed>>),
         reference: Option<&Histograms>,
         format: Format,
         out: W,
@@ -76,12 +85,15 @@ impl Inner {
         let total = strips.len();
         let mut before = plan.empty_histograms();
         let mut holders: Vec<Option<String>> = vec![None; total];
-        self.map_phase(id, plan_spec, strips, feed, |i, worker, hist, done, total| {
+        self.map_phase(id, plan_spec, strips, (feed, mask), |i, worker, hist, done, total| {
             before.merge(&hist);
             holders[i] = Some(worker.to_owned());
             self.task_done(id, Phase::Map, i, worker, done, total);
         })
         .await?;
+        if mask.is_some() && before.bins.iter().all(|&c| c == 0) {
+            return Err(OptionError::EmptyMask.into());
+        }
         let map_ms = ms(t);
         let t = Instant::now();
         let luts = Arc::new(match reference {
@@ -108,8 +120,14 @@ impl Inner {
             &holders,
             |i, worker, resend| {
                 let (feed, job, strip, luts) = (feed.clone(), id.clone(), strips[i], luts.clone());
+                // Only inside-only apply needs the mask again.
+                let mask = mask.filter(|_| plan_spec.mask == Some(MaskApply::Inside)).cloned();
                 async move {
-                    let resend = if resend { Some(feed.for_resend(i).await?) } else { None };
+                    let resend = match (resend, mask) {
+                        (false, _) => None,
+                        (true, None) => Some(feed.for_resend(i).await?),
+                        (true, Some(mask)) => Some(mask.attach(feed.for_resend(i).await?, i, true).await?),
+                    };
                     let last = i + 1 == total;
                     worker.apply(&ApplyTask { job, spec: plan_spec, strip, last, luts, output, resend }).await
                 }

@@ -38,10 +38,10 @@ impl Inner {
         let options = Options { mode: spec.options.mode, method: Method::Global };
         let plan = Plan::new(shape, options).map_err(|e| OptionError::Reference(Box::new(e)))?;
         let strips = job::strips_of(&plan);
-        let plan_spec = PlanSpec { shape: plan.output_shape(), options };
+        let plan_spec = PlanSpec { shape: plan.output_shape(), options, mask: None };
         let feed = job::feed(&plan, &strips, opened).await?;
         let mut total = plan.empty_histograms();
-        let mapped = self.map_phase(id, plan_spec, &strips, &feed, |_, _, hist, _, _| total.merge(&hist)).await;
+        let mapped = self.map_phase(id, plan_spec, &strips, (&feed, None), |_, _, hist, _, _| total.merge(&hist)).await;
         // The workers keep mapped strips for an apply that will not come.
         self.release(id).await;
         match mapped {

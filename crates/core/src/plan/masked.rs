@@ -1,23 +1,15 @@
 //! Map and apply inside a mask (a region of interest): one mask sample per
 //! pixel, nonzero inside. The histograms count only the pixels inside; the
 //! tables then go to every pixel, or with [`Plan::apply_inside`] only to
-//! those inside, the rest kept as they were. Global method only.
+//! those inside, the rest kept as they were. Under CLAHE each tile counts
+//! its inside pixels, and its clip limit is relative to their number.
 
 use super::{Histograms, Plan, Samples, SamplesMut, StripError};
-use crate::options::{Method, OptionError};
+use crate::Layout;
 use crate::sample::Sample;
 use crate::strips::Strip;
 
 impl Plan {
-    /// Whether this plan can take a mask: the global method only (a masked
-    /// CLAHE would need each tile's inside count for its clip limit).
-    pub fn check_mask(&self) -> Result<(), OptionError> {
-        match self.method {
-            Method::Global => Ok(()),
-            Method::Clahe(_) => Err(OptionError::MaskMethod),
-        }
-    }
-
     fn check_mask_len(&self, strip: Strip, mask: &[u8]) -> Result<(), StripError> {
         let want = strip.rows as usize * self.width as usize;
         if mask.len() == want { Ok(()) } else { Err(StripError::Mask { want, got: mask.len() }) }
@@ -26,9 +18,6 @@ impl Plan {
     /// Map inside a mask: counts the levels of the strip's pixels whose
     /// mask sample is nonzero.
     pub fn map_inside(&self, strip: Strip, samples: Samples<'_>, mask: &[u8]) -> Result<Histograms, StripError> {
-        if self.check_mask().is_err() {
-            return Err(StripError::MaskMethod);
-        }
         self.check_mask_len(strip, mask)?;
         self.map_where(strip, samples, Some(mask))
     }
@@ -63,6 +52,22 @@ impl Plan {
     }
 }
 
+/// A mask image's samples as one flag per pixel: inside (1) where any of
+/// its colour samples is nonzero, alpha aside; a gray mask's level alone.
+pub fn inside_flags(layout: Layout, samples: Samples<'_>) -> Vec<u8> {
+    fn flags<T: Sample>(layout: Layout, samples: &[T]) -> Vec<u8> {
+        let colour = layout.channels() - usize::from(layout.has_alpha());
+        samples
+            .chunks_exact(layout.channels())
+            .map(|px| u8::from(px[..colour].iter().any(|v| v.index() != 0)))
+            .collect()
+    }
+    match samples {
+        Samples::U8(s) => flags(layout, s),
+        Samples::U16(s) => flags(layout, s),
+    }
+}
+
 /// Puts back, from `original`, the samples of the pixels (`channels`
 /// samples each) whose `mask` sample is zero.
 pub(crate) fn restore_outside<T: Copy>(channels: usize, samples: &mut [T], original: &[T], mask: &[u8]) {
@@ -71,5 +76,19 @@ pub(crate) fn restore_outside<T: Copy>(channels: usize, samples: &mut [T], origi
         if inside == 0 {
             px.copy_from_slice(old);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pixel_is_inside_when_a_colour_sample_is_nonzero_whatever_its_alpha() {
+        let rgba = [0u8, 0, 0, 255, 0, 0, 1, 0, 9, 0, 0, 0];
+        assert_eq!(inside_flags(Layout::Rgba, Samples::U8(&rgba)), [0, 1, 1]);
+        let gray_alpha = [0u16, 65535, 300, 0];
+        assert_eq!(inside_flags(Layout::GrayAlpha, Samples::U16(&gray_alpha)), [0, 1]);
+        assert_eq!(inside_flags(Layout::Gray, Samples::U8(&[0, 7, 0])), [0, 1, 0]);
     }
 }

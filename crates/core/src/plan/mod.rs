@@ -21,6 +21,7 @@ use crate::strips::Strip;
 use crate::{color, histogram, lut};
 
 pub use crate::exchange::{Histograms, Luts, Samples, SamplesMut, StripError};
+pub use masked::inside_flags;
 
 mod masked;
 pub(crate) use masked::restore_outside;
@@ -320,8 +321,7 @@ impl Plan {
         Ok(())
     }
 
-    /// Counts `samples` into `bins`; with a mask (global method only), the
-    /// pixels inside it alone.
+    /// Counts `samples` into `bins`; with a mask, the pixels inside it alone.
     fn map_typed<T: Sample>(&self, strip: Strip, samples: &[T], mask: Option<&[u8]>, bins: &mut [u64]) {
         let (channels, width) = (self.layout.channels(), self.width as usize);
         let per_plane = self.bins_per_plane();
@@ -336,9 +336,10 @@ impl Plan {
         for (i, (y, row)) in strip.row_range().zip(samples.chunks_exact(self.row_len())).enumerate() {
             for (plane, bins) in bins.chunks_exact_mut(per_plane).enumerate() {
                 self.extract(row, plane, &mut values);
+                let inside = mask.map(|m| &m[i * width..(i + 1) * width]);
                 match &self.grid {
-                    Some((grid, _)) => grid.count_row(y, &values, bins),
-                    None => count(&values, mask.map(|m| &m[i * width..(i + 1) * width]), bins),
+                    Some((grid, _)) => grid.count_row(y, &values, inside, bins),
+                    None => count(&values, inside, bins),
                 }
             }
         }

@@ -50,9 +50,11 @@ def equalize(
     clip_limit, tiles: CLAHE's clip limit (0 disables clipping) and grid
         as (columns, rows), as in ``cv2.createCLAHE``; checked whatever the
         method.
-    mask: a 2-D array of the image's height and width; with the global
-        method, only pixels where it is nonzero are counted (an empty mask
-        is a ``ValueError``), in every mode.
+    mask: a 2-D array of the image's height and width: only pixels where
+        it is nonzero are counted (an empty mask is a ``ValueError``), in
+        every mode. With CLAHE each tile counts its pixels inside, the clip
+        limit is relative to that count, and a tile with none inside keeps
+        its levels (the identity table).
     mask_apply: ``"all"`` applies the table to every pixel (scikit-image's
         rule), ``"inside"`` only to the pixels inside the mask, leaving the
         others' samples as they were.

@@ -1,8 +1,9 @@
 //! `POST /upload`: one image in, the equalized image out.
 //!
-//! The image comes as the multipart field `file` or as the raw body; the
-//! options (`mode`, `method`, `clip_limit`, `tiles`, `format`) as query
-//! parameters or multipart fields (fields win). The body is held to the
+//! The image comes as the multipart field `file` or as the raw body, with
+//! a reference to match as `match` and a mask as `mask`; the options
+//! (`mode`, `method`, `clip_limit`, `tiles`, `format`, `mask_apply`) as
+//! query parameters or multipart fields (fields win). The body is held to the
 //! codec's byte limit (413 as soon as `Content-Length` or the bytes read say
 //! so) and must arrive within the request timeout (408), so a slow or huge
 //! upload costs little. The job then goes through the cluster's admission
@@ -19,9 +20,9 @@ use axum::extract::{FromRequest, Multipart, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use histo_cluster::events::SecurityKind;
-use histo_cluster::{Event, JobSpec, Reference};
+use histo_cluster::{Event, JobSpec, Mask, Reference};
 use histo_codec::{Format, Limits, png};
-use histo_core::options::{self, Method, Mode, Options};
+use histo_core::options::{self, MaskApply, Method, Mode, Options};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -44,7 +45,7 @@ const MULTIPART_SLACK: u64 = 64 * 1024;
 /// Longest option value accepted.
 const MAX_OPTION_LEN: usize = 64;
 
-/// Most multipart fields accepted: the file and the five options, with room
+/// Most multipart fields accepted: three files and six options, with room
 /// for a few a client adds on its own (ignored).
 const MAX_FIELDS: usize = 16;
 
@@ -61,6 +62,8 @@ pub struct JobParams {
     pub tiles: Option<String>,
     /// Output format (default: the input's).
     pub format: Option<String>,
+    /// Where a masked job's tables go: `all` or `inside`.
+    pub mask_apply: Option<String>,
 }
 
 impl JobParams {
@@ -74,6 +77,7 @@ impl JobParams {
             "clip_limit" => &mut self.clip_limit,
             "tiles" => &mut self.tiles,
             "format" => &mut self.format,
+            "mask_apply" => &mut self.mask_apply,
             _ => return Ok(()),
         };
         if seen.iter().any(|s| s == name) {
@@ -87,9 +91,6 @@ impl JobParams {
     /// The job to run, or a 400 naming the bad option.
     pub fn spec(&self, limits: Limits, png: png::Settings) -> Result<JobSpec, ApiError> {
         let bad = |e: options::OptionError| ApiError::bad_request(e.to_string());
-        fn text(v: &Option<String>) -> Option<&str> {
-            v.as_deref().map(str::trim).filter(|s| !s.is_empty())
-        }
         let mode = text(&self.mode).map(str::parse::<Mode>).transpose().map_err(bad)?.unwrap_or_default();
         // Every value is checked whatever the method: a bad one never passes
         // because the method does not read it.
@@ -99,8 +100,27 @@ impl JobParams {
         let format = text(&self.format)
             .map(|f| f.parse::<Format>().map_err(|e| ApiError::bad_request(e.to_string())))
             .transpose()?;
-        Ok(JobSpec { options: Options { mode, method }, format, png, limits, request_id: None, reference: None })
+        let options = Options { mode, method };
+        Ok(JobSpec { options, format, png, limits, request_id: None, reference: None, mask: None })
     }
+
+    /// The mask of a job given `mask`, the file; a rule without the file
+    /// is a 400, as a setting the job would not use.
+    fn mask(&self, mask: Option<Vec<u8>>) -> Result<Option<Mask>, ApiError> {
+        let apply = text(&self.mask_apply)
+            .map(str::parse::<MaskApply>)
+            .transpose()
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        match (mask, apply) {
+            (Some(bytes), apply) => Ok(Some(Mask { input: bytes.into(), apply: apply.unwrap_or_default() })),
+            (None, Some(_)) => Err(ApiError::bad_request("mask_apply is given without a 'mask' file")),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+fn text(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
 /// `POST /upload`.
@@ -134,11 +154,13 @@ async fn run(state: &AppState, client: IpAddr, mut params: JobParams, request: R
     let request_id = request_id(request.headers())?;
     let limit = state.limits.max_input_bytes;
     let timeout = state.request_timeout;
-    let (bytes, reference) = tokio::time::timeout(timeout, read_image(request, limit, &mut params))
-        .await
-        .map_err(|_| ApiError::timeout(timeout))??;
+    let Files { image: bytes, reference, mask } =
+        tokio::time::timeout(timeout, read_image(request, limit, &mut params))
+            .await
+            .map_err(|_| ApiError::timeout(timeout))??;
     let reference = reference.map(|r| Reference::Image(r.into()));
-    let spec = JobSpec { request_id: request_id.clone(), reference, ..params.spec(state.limits, state.png)? };
+    let mask = params.mask(mask)?;
+    let spec = JobSpec { request_id: request_id.clone(), reference, mask, ..params.spec(state.limits, state.png)? };
     state.metrics.bytes_in.inc_by(bytes.len() as u64);
     tracing::debug!(%client, bytes = bytes.len(), "upload");
     let output = state.cluster.run(bytes, spec).await?;
@@ -189,14 +211,19 @@ fn is_multipart(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"))
 }
 
-/// The image bytes, from the `file` field or the raw body, and a reference
-/// image to match from the `match` field; options found in multipart fields
-/// go into `params`.
-async fn read_image(
-    request: Request,
-    limit: u64,
-    params: &mut JobParams,
-) -> Result<(Vec<u8>, Option<Vec<u8>>), ApiError> {
+/// The files of an upload.
+struct Files {
+    /// From the `file` field or the raw body.
+    image: Vec<u8>,
+    /// A reference image to match, from the `match` field.
+    reference: Option<Vec<u8>>,
+    /// A mask, from the `mask` field.
+    mask: Option<Vec<u8>>,
+}
+
+/// The upload's files, each within `limit`; options found in multipart
+/// fields go into `params`.
+async fn read_image(request: Request, limit: u64, params: &mut JobParams) -> Result<Files, ApiError> {
     let multipart = is_multipart(request.headers());
     let body_limit = if multipart { limit.saturating_add(MULTIPART_SLACK) } else { limit };
     if declared_length(request.headers()).is_some_and(|n| n > body_limit) {
@@ -206,7 +233,7 @@ async fn read_image(
         request.map(|b| Body::new(http_body_util::Limited::new(b, usize::try_from(body_limit).unwrap_or(usize::MAX))));
     if !multipart {
         return match axum::body::to_bytes(request.into_body(), usize::MAX).await {
-            Ok(bytes) => Ok((bytes.to_vec(), None)),
+            Ok(bytes) => Ok(Files { image: bytes.to_vec(), reference: None, mask: None }),
             Err(e) if is_length_limit(&e) => Err(ApiError::too_large(limit)),
             Err(e) => Err(ApiError::bad_request(format!("cannot read the request body: {e}"))),
         };
@@ -214,7 +241,7 @@ async fn read_image(
     let mut form = Multipart::from_request(request, &())
         .await
         .map_err(|e| ApiError::bad_request(format!("bad multipart request: {}", e.body_text())))?;
-    let (mut image, mut reference) = (None, None);
+    let (mut image, mut reference, mut mask) = (None, None, None);
     let mut fields = 0;
     let mut options_seen = Vec::new();
     let field_error = |e: axum::extract::multipart::MultipartError| {
@@ -230,8 +257,13 @@ async fn read_image(
             return Err(ApiError::bad_request(format!("a form of more than {MAX_FIELDS} fields")));
         }
         let name = field.name().unwrap_or_default().to_owned();
-        if name == "file" || name == "match" {
-            let slot = if name == "file" { &mut image } else { &mut reference };
+        let file = match name.as_str() {
+            "file" => Some(&mut image),
+            "match" => Some(&mut reference),
+            "mask" => Some(&mut mask),
+            _ => None,
+        };
+        if let Some(slot) = file {
             // Two files: which one would be used is anyone's guess (a
             // filter in front may have checked the other).
             if slot.is_some() {
@@ -254,7 +286,7 @@ async fn read_image(
         }
     }
     let image = image.ok_or_else(|| ApiError::bad_request("multipart upload without a 'file' field"))?;
-    Ok((image, reference))
+    Ok(Files { image, reference, mask })
 }
 
 fn is_length_limit(e: &axum::Error) -> bool {
@@ -285,6 +317,7 @@ mod tests {
             clip_limit: Some("3".into()),
             tiles: Some("4x2".into()),
             format: Some("png".into()),
+            mask_apply: None,
         };
         let spec = p.spec(limits, SERVE_PNG).unwrap();
         assert_eq!(spec.options.mode, Mode::Rgb);
