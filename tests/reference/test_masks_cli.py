@@ -9,7 +9,7 @@ import pytest
 
 from support.images import low_contrast_color, low_contrast_gray
 from support.process import assert_one_line_error
-from support.references import clahe_reference, mask_reference, max_diff
+from support.references import clahe_reference, mask_reference, max_diff, reference_table
 
 
 def write(path, img):
@@ -54,6 +54,15 @@ def test_clahe_counts_each_tile_inside(histo, tmp_path, scene, clip, tiles):
     inside = read(tmp_path / "inside.png")
     np.testing.assert_array_equal(inside[mask == 0], img[mask == 0])
     np.testing.assert_array_equal(inside[mask != 0], everywhere[mask != 0])
+
+
+def test_matching_counts_the_inside_of_the_source(histo, tmp_path, scene):
+    img, mask, src, mask_path = scene
+    reference = low_contrast_gray(90, 140, 33) // 2 + 100
+    ref = write(tmp_path / "ref.png", reference)
+    histo("equalize", src, "-o", tmp_path / "out.png", "--match", ref, "--mask", mask_path, "--mask-apply", "inside")
+    want = np.where(mask != 0, reference_table(img[mask != 0], reference, 256)[img], img)
+    np.testing.assert_array_equal(read(tmp_path / "out.png"), want)
 
 
 def test_a_colour_mask_with_alpha_is_inside_where_a_colour_sample_is_nonzero(histo, tmp_path, scene):
