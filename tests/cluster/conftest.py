@@ -49,7 +49,7 @@ class Cluster:
 
     def equalize(self, src, dst, *extra, timeout=120, env=None):
         return subprocess.run(
-            [self.histo, "equalize", src, "-o", dst, *self.common(), *extra],
+            [self.histo, "equalize", src, *([] if dst is None else ["-o", dst]), *self.common(), *extra],
             capture_output=True, timeout=timeout, env={**os.environ, **(env or {})},
         )
 

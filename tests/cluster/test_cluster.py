@@ -100,6 +100,18 @@ def test_masks_on_workers_are_byte_identical_to_local(cluster, histo_bin, tmp_pa
     assert not (tmp_path / "bad.png").exists()
 
 
+def test_a_batch_on_workers_is_byte_identical_to_local(cluster, histo_bin, tmp_path):
+    cluster.worker()
+    cluster.worker()
+    images = [write(tmp_path, f"img{i}.png", low_contrast_color(400 + 50 * i, 300, 30 + i)) for i in range(4)]
+    proc = cluster.equalize(images[0], None, *images[1:], "--out-dir", tmp_path / "zk", "--jobs", "2",
+                            "--mode", "lab")
+    assert proc.returncode == 0, proc.stderr.decode()
+    for image in images:
+        want = local_bytes(histo_bin, image, tmp_path / "local.png", "--mode", "lab")
+        assert (tmp_path / "zk" / image.name).read_bytes() == want, image.name
+
+
 def slow_job_image(tmp_path):
     # ~24 strips: long enough, with slow workers, to be disturbed mid-job.
     return write(tmp_path, "big.png", low_contrast_color(2400, 3400, 6))

@@ -1,6 +1,7 @@
-//! `histo equalize`: one job, with this process as its master: on
-//! in-process workers (one per core) by default, or with `--zk` on the
-//! workers registered in ZooKeeper.
+//! `histo equalize`: one job per image, with this process as its master:
+//! on in-process workers (one per core) by default, or with `--zk` on the
+//! workers registered in ZooKeeper. Several images are a batch
+//! ([`crate::batch`]), their outputs named by [`crate::targets`].
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -11,24 +12,31 @@ use histo_cluster::{Cluster, JobSpec, Role, ZkConfig};
 use histo_codec::{Format, Input, Limits, png};
 use histo_core::options::{self, Method, Mode, OptionError, Options};
 
+use crate::batch;
 use crate::io_paths::{OutputFile, check_input, is_stdio, read_input, write_output};
 use crate::mask_args::MaskArgs;
 use crate::match_args::MatchArgs;
 use crate::png_args::PngArgs;
+use crate::targets::{BatchArgs, Target, Targets};
 use crate::token_args::TokenArgs;
 use crate::zk_args::ZkArgs;
 
 /// Arguments of `histo equalize`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Input image (PNG, JPEG, TIFF, BMP or WebP), or `-` for standard input.
-    #[arg(value_name = "IN")]
-    input: PathBuf,
+    /// Input images (PNG, JPEG, TIFF, BMP or WebP), or `-` for standard
+    /// input. A quoted pattern (`'slides/*.tif'`) names the files it
+    /// matches. Several inputs need --out-dir.
+    #[arg(value_name = "IN", required_unless_present = "from_list")]
+    input: Vec<PathBuf>,
 
-    /// Output image, or `-` for standard output. Its extension picks the
-    /// format unless --format is given.
-    #[arg(short, long, value_name = "OUT")]
-    output: PathBuf,
+    /// Output image, or `-` for standard output, for one input. Its
+    /// extension picks the format unless --format is given.
+    #[arg(short, long, value_name = "OUT", required_unless_present = "out_dir", conflicts_with = "out_dir")]
+    output: Option<PathBuf>,
+
+    #[command(flatten)]
+    batch: BatchArgs,
 
     /// What to equalize: `gray` (colour is converted to gray), `luma` (Y of
     /// YCbCr, chroma kept), `rgb` (each channel on its own), `lab` (CIE L*,
@@ -139,78 +147,89 @@ impl Args {
 
 /// Runs `histo equalize`.
 pub async fn run(args: Args) -> Result<()> {
-    let started = Instant::now();
     let limits = args.limits.limits();
     let options = args.options().map_err(histo_cluster::RunError::Options)?;
     let reference = args.matching.reference(&limits)?;
     let mask = args.mask.mask(&limits)?;
-    // Fail on an unusable output name before the work, not after it.
-    let out_format = match (args.format, is_stdio(&args.output)) {
-        (Some(f), _) => Some(f),
-        (None, true) => None,
-        (None, false) => Some(Format::from_path(&args.output).with_context(|| {
-            format!(
-                "cannot tell the output format from '{}': use --format png|jpeg|tiff|bmp|webp",
-                args.output.display()
-            )
-        })?),
-    };
-    let name = if is_stdio(&args.input) { "standard input".to_owned() } else { args.input.display().to_string() };
-    // A file is read as it is decoded, never whole; standard input is read first.
-    let input = if is_stdio(&args.input) {
-        Input::from(read_input(&args.input, &limits).with_context(|| format!("cannot read {name}"))?)
-    } else {
-        check_input(&args.input, &limits).with_context(|| format!("cannot read {name}"))?;
-        Input::file(&args.input).with_context(|| format!("cannot read {name}"))?
-    };
-    // The output file is written as the job makes it, under a temporary name.
-    let mut output_file = if is_stdio(&args.output) { None } else { Some(OutputFile::create(&args.output)?) };
-
-    let one_job = Admission { max_running: 1, max_waiting: 0 };
-    let cluster = match args.zk.config()? {
-        Some(config) => {
-            let config = ZkConfig { rpc_token: args.token.read()?, ..config };
-            let cluster = Cluster::zookeeper(config, Role::Client, one_job, histo_server::logged_bus()).await?;
-            // The worker list arrives just after connecting.
-            cluster.wait_for_workers(Duration::from_secs(3)).await;
-            cluster
-        }
-        None => {
-            let workers = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            Cluster::embedded(workers, one_job, histo_server::logged_bus())?
-        }
-    };
+    // Every output name is checked before the work, not after it.
+    let targets = args.batch.targets(&args.input, args.output.as_deref(), args.format)?;
     let spec = JobSpec {
         options,
-        format: out_format,
+        format: None,
         png: args.png.settings(png::Settings::default()),
         limits,
         request_id: None,
         reference,
         mask,
     };
-    let id = match output_file.as_mut() {
-        Some(file) => {
-            let result = cluster.run_to(input, spec, file.handle()?).await;
-            cluster.close().await;
-            let written = result.with_context(|| format!("cannot equalize {name}"))?;
-            output_file.take().expect("an output file").commit()?;
-            written.id
+    let jobs = match &targets {
+        Targets::One(..) => 1,
+        Targets::Batch(list) => args.batch.jobs().min(list.len()),
+    };
+    let cluster = connect(&args, jobs).await?;
+    let result = match targets {
+        Targets::One(target) => equalize_one(&cluster, target, spec).await,
+        Targets::Batch(list) => {
+            let equalize = |target: Target| equalize_one(&cluster, target, spec.clone());
+            batch::run(list, jobs, args.batch.keep_going(), equalize).await
+        }
+    };
+    cluster.close().await;
+    result
+}
+
+/// The cluster the jobs run on: in-process workers, or with `--zk` the
+/// registered ones; `jobs` of them at once.
+async fn connect(args: &Args, jobs: usize) -> Result<Cluster> {
+    let admission = Admission { max_running: jobs, max_waiting: 0 };
+    Ok(match args.zk.config()? {
+        Some(config) => {
+            let config = ZkConfig { rpc_token: args.token.read()?, ..config };
+            let cluster = Cluster::zookeeper(config, Role::Client, admission, histo_server::logged_bus()).await?;
+            // The worker list arrives just after connecting.
+            cluster.wait_for_workers(Duration::from_secs(3)).await;
+            cluster
         }
         None => {
-            let result = cluster.run(input, spec).await;
-            cluster.close().await;
-            let output = result.with_context(|| format!("cannot equalize {name}"))?;
-            write_output(&args.output, &output.bytes)?;
-            output.id
+            let workers = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            Cluster::embedded(workers, admission, histo_server::logged_bus())?
         }
+    })
+}
+
+/// Equalizes one image into its output, which appears only once complete.
+async fn equalize_one(cluster: &Cluster, target: Target, spec: JobSpec) -> Result<()> {
+    let started = Instant::now();
+    let Target { input, output, format } = target;
+    let limits = spec.limits;
+    let spec = JobSpec { format, ..spec };
+    let name = if is_stdio(&input) { "standard input".to_owned() } else { input.display().to_string() };
+    // A file is read as it is decoded, never whole; standard input is read first.
+    let image = if is_stdio(&input) {
+        Input::from(read_input(&input, &limits).with_context(|| format!("cannot read {name}"))?)
+    } else {
+        check_input(&input, &limits).with_context(|| format!("cannot read {name}"))?;
+        Input::file(&input).with_context(|| format!("cannot read {name}"))?
+    };
+    let id = if is_stdio(&output) {
+        let written = cluster.run(image, spec).await.with_context(|| format!("cannot equalize {name}"))?;
+        write_output(&output, &written.bytes)?;
+        written.id
+    } else {
+        // Written as the job makes it, under a temporary name.
+        let file = OutputFile::create(&output)?;
+        let written =
+            cluster.run_to(image, spec, file.handle()?).await.with_context(|| format!("cannot equalize {name}"))?;
+        file.commit()?;
+        written.id
     };
     if let Some(record) = cluster.job(&id) {
         let t = &record.timings;
         tracing::info!(
-            width = record.width, height = record.height, layout = %record.layout, mode = %record.mode,
-            method = %record.method, format = %record.format, decode_ms = t.decode_ms, map_ms = t.map_ms,
-            apply_ms = t.apply_ms, encode_ms = t.encode_ms, total_ms = started.elapsed().as_millis(), "equalized"
+            input = %name, width = record.width, height = record.height, layout = %record.layout,
+            mode = %record.mode, method = %record.method, format = %record.format, decode_ms = t.decode_ms,
+            map_ms = t.map_ms, apply_ms = t.apply_ms, encode_ms = t.encode_ms,
+            total_ms = started.elapsed().as_millis(), "equalized"
         );
     }
     Ok(())

@@ -3,6 +3,7 @@
 //! library crates (`histo-core` for the math, `histo-codec` for files,
 //! `histo-cluster` for coordination).
 
+mod batch;
 mod equalize;
 mod healthcheck;
 mod io_paths;
@@ -13,6 +14,7 @@ mod png_args;
 mod serve;
 mod shutdown;
 mod submit;
+mod targets;
 mod token_args;
 mod worker;
 mod zk_args;
@@ -37,8 +39,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Equalize one image file: on all cores of this machine, or with --zk
-    /// on a cluster's workers.
+    /// Equalize an image file, or a batch of them: on all cores of this
+    /// machine, or with --zk on a cluster's workers.
     Equalize(equalize::Args),
     /// Run a cluster master: registers in ZooKeeper, joins the leader
     /// election and runs jobs on the registered workers.
@@ -65,6 +67,9 @@ const EXIT_NO_WORKERS: u8 = 3;
 /// The exit code for an error: by its kind, wherever in the chain it is.
 fn exit_code(e: &anyhow::Error) -> u8 {
     use histo_cluster::RunError;
+    if e.chain().any(|c| c.is::<targets::UsageError>()) {
+        return EXIT_BAD_INPUT;
+    }
     let kind = e.chain().find_map(|c| c.downcast_ref::<RunError>());
     match kind {
         Some(RunError::NoWorkers) => EXIT_NO_WORKERS,

@@ -120,7 +120,7 @@ fn masked_clahe_tiles_count_their_inside_and_an_empty_tile_is_the_identity() {
     let excess: u64 = hist.iter().map(|&c| c.saturating_sub(limit)).sum();
     let clipped: Vec<u64> = hist.iter().map(|&c| c.min(limit) + excess / 256).collect();
     let mut residual = excess % 256;
-    let step = if residual > 0 { (256 / residual) as usize } else { 1 };
+    let step = 256u64.checked_div(residual).map_or(1, |s| s as usize);
     let mut bins = clipped;
     for bin in bins.iter_mut().step_by(step.max(1)) {
         if residual == 0 {
