@@ -110,6 +110,15 @@ def test_a_batch_on_workers_is_byte_identical_to_local(cluster, histo_bin, tmp_p
     for image in images:
         want = local_bytes(histo_bin, image, tmp_path / "local.png", "--mode", "lab")
         assert (tmp_path / "zk" / image.name).read_bytes() == want, image.name
+    # One shared table: each image counted on the workers, then applied there.
+    shared = ["--out-dir", tmp_path / "zk-shared", "--shared-table"]
+    proc = cluster.equalize(images[0], None, *images[1:], *shared)
+    assert proc.returncode == 0, proc.stderr.decode()
+    subprocess.run([histo_bin, "equalize", *images, "--out-dir", tmp_path / "local-shared", "--shared-table"],
+                   check=True, timeout=120)
+    for image in images:
+        want = (tmp_path / "local-shared" / image.name).read_bytes()
+        assert (tmp_path / "zk-shared" / image.name).read_bytes() == want, image.name
 
 
 def slow_job_image(tmp_path):

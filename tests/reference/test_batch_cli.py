@@ -2,13 +2,16 @@
 one-image command writes; inputs from patterns and list files; a bad file
 stops the batch or, with --keep-going, is reported and skipped, and never
 leaves an output behind; names that cannot work are refused before any
-work, with exit 2."""
+work, with exit 2. With --shared-table, the NumPy reference of one table
+from the summed counts (global, and CLAHE tile by tile)."""
 
 import cv2
+import numpy as np
 import pytest
 
 from support.images import low_contrast_color, low_contrast_gray
 from support.process import assert_one_line_error
+from support.references import clahe_reference, global_table, max_diff
 
 
 @pytest.fixture
@@ -89,3 +92,41 @@ def test_names_that_cannot_work_are_refused_first(histo, tmp_path, inputs, args,
     assert proc.returncode == 2
     assert not (tmp_path / "o").exists()
     assert not (tmp_path / "o.png").exists()
+
+
+def test_a_shared_table_is_the_table_of_the_summed_counts(histo, tmp_path):
+    imgs = [low_contrast_gray(150, 120, 60), low_contrast_gray(90, 200, 61) // 2 + 100,
+            low_contrast_gray(150, 120, 62) // 3 + 20]
+    paths = []
+    for i, img in enumerate(imgs):
+        paths.append(tmp_path / f"s{i}.png")
+        assert cv2.imwrite(str(paths[-1]), img)
+    histo("equalize", *paths, "--out-dir", tmp_path / "out", "--shared-table", "--jobs", "2")
+    table = global_table(sum(np.bincount(img.ravel(), minlength=256) for img in imgs))
+    for path, img in zip(paths, imgs):
+        np.testing.assert_array_equal(cv2.imread(str(tmp_path / "out" / path.name), cv2.IMREAD_UNCHANGED), table[img])
+
+    # CLAHE: tile by tile over the images of one size.
+    same = [paths[0], paths[2]]
+    histo("equalize", *same, "--out-dir", tmp_path / "clahe", "--shared-table", "--method", "clahe", "--tiles", "4x3")
+    got = cv2.imread(str(tmp_path / "clahe" / paths[0].name), cv2.IMREAD_UNCHANGED)
+    assert max_diff(got, clahe_reference(imgs[0], 2.0, (4, 3), shared=[imgs[2]])) <= 1
+    other = histo("equalize", *paths, "--out-dir", tmp_path / "no", "--shared-table", "--method", "clahe", check=False)
+    assert other.returncode == 2
+    last = other.stderr.decode().splitlines()[-1]
+    assert "CLAHE shares tiles between images of one size, not 120x150 and 200x90" in last, last
+    assert not any((tmp_path / "no").iterdir())
+
+
+def test_a_shared_table_with_a_bad_file_stops_or_goes_on_without_it(histo, tmp_path, inputs):
+    bad = tmp_path / "in" / "bad.png"
+    bad.write_bytes(b"not an image")
+    gray = [p for i, p in enumerate(inputs) if i % 2]
+    stopped = histo("equalize", bad, *gray, "--out-dir", tmp_path / "stop", "--shared-table", "--jobs", "1",
+                    check=False)
+    assert stopped.returncode == 2 and not any((tmp_path / "stop").iterdir())
+    histo("equalize", *gray, "--out-dir", tmp_path / "want", "--shared-table")
+    going = histo("equalize", bad, *gray, "--out-dir", tmp_path / "going", "--shared-table", "--keep-going",
+                  check=False)
+    assert going.returncode == 2 and b"cannot count " + str(bad).encode() in going.stderr
+    assert contents(tmp_path / "going") == contents(tmp_path / "want")

@@ -77,7 +77,12 @@ def reference_match(source: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 def mask_reference(img, mask):
     """scikit-image's rule with OpenCV's table: count inside, apply everywhere."""
-    hist = np.bincount(img[mask != 0], minlength=256)
+    return global_table(np.bincount(img[mask != 0], minlength=256))[img]
+
+
+def global_table(hist):
+    """OpenCV's equalizeHist table of 8-bit counts: the lowest level present
+    maps to 0, the cdf above it is scaled to 255 in float32 and rounded."""
     first = int(np.flatnonzero(hist)[0])
     span = int(hist.sum()) - int(hist[first])
     lut = np.arange(256, dtype=np.uint8)
@@ -85,30 +90,32 @@ def mask_reference(img, mask):
         cdf = np.cumsum(hist) - hist[first]
         lut = np.rint(cdf.astype(np.float32) * (np.float32(255) / np.float32(span))).clip(0, 255).astype(np.uint8)
         lut[first] = 0
-    return lut[img]
+    return lut
 
 
-def clahe_reference(img, clip_limit, tiles, mask=None):
+def clahe_reference(img, clip_limit, tiles, mask=None, shared=()):
     """OpenCV's CLAHE on 8-bit gray, written out, with the mask rule: the
     image (and mask) padded right and bottom by reflection without the edge
     to whole tiles, as OpenCV pads; each tile counts the pixels inside; the clip limit is
     int(clip·inside/256), at least 1; the excess goes evenly to every level
     and what is left one by one from level 0 in steps of 256 // left; the
     table is round(cdf·255/inside), the identity for a tile with nothing
-    inside; each pixel blends its four nearest tiles' tables bilinearly."""
+    inside; each pixel blends its four nearest tiles' tables bilinearly.
+    With `shared` images (of img's size), each tile counts theirs too."""
     columns, rows = tiles
     h, w = img.shape
     inside = np.ones(img.shape, bool) if mask is None else mask != 0
     # OpenCV pads both axes as soon as either is uneven, a whole tile on an
     # even one.
     pad = ((0, 0), (0, 0)) if h % rows == 0 and w % columns == 0 else ((0, rows - h % rows), (0, columns - w % columns))
-    padded, inside = np.pad(img, pad, mode="reflect"), np.pad(inside, pad, mode="reflect")
-    th, tw = padded.shape[0] // rows, padded.shape[1] // columns
+    images = [np.pad(i, pad, mode="reflect") for i in (img, *shared)]
+    inside = np.pad(inside, pad, mode="reflect")
+    th, tw = images[0].shape[0] // rows, images[0].shape[1] // columns
     luts = np.empty((rows, columns, 256))
     for ty in range(rows):
         for tx in range(columns):
             block = (slice(ty * th, (ty + 1) * th), slice(tx * tw, (tx + 1) * tw))
-            hist = np.bincount(padded[block][inside[block]], minlength=256).astype(np.int64)
+            hist = np.sum([np.bincount(p[block][inside[block]], minlength=256) for p in images], axis=0).astype(np.int64)
             counted = int(hist.sum())
             if counted == 0:
                 luts[ty, tx] = np.arange(256)

@@ -3,16 +3,16 @@
 //! workers registered in ZooKeeper. Several images are a batch
 //! ([`crate::batch`]), their outputs named by [`crate::targets`].
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use histo_cluster::Admission;
-use histo_cluster::{Cluster, JobSpec, Role, ZkConfig};
+use histo_cluster::{Cluster, Counted, JobSpec, Role, RunError, ZkConfig};
 use histo_codec::{Format, Input, Limits, png};
 use histo_core::options::{self, Method, Mode, OptionError, Options};
 
-use crate::batch;
 use crate::io_paths::{OutputFile, check_input, is_stdio, read_input, write_output};
 use crate::mask_args::MaskArgs;
 use crate::match_args::MatchArgs;
@@ -20,6 +20,7 @@ use crate::png_args::PngArgs;
 use crate::targets::{BatchArgs, Target, Targets};
 use crate::token_args::TokenArgs;
 use crate::zk_args::ZkArgs;
+use crate::{batch, shared_table};
 
 /// Arguments of `histo equalize`.
 #[derive(clap::Args, Debug)]
@@ -148,7 +149,7 @@ impl Args {
 /// Runs `histo equalize`.
 pub async fn run(args: Args) -> Result<()> {
     let limits = args.limits.limits();
-    let options = args.options().map_err(histo_cluster::RunError::Options)?;
+    let options = args.options().map_err(RunError::Options)?;
     let reference = args.matching.reference(&limits)?;
     let mask = args.mask.mask(&limits)?;
     // Every output name is checked before the work, not after it.
@@ -161,6 +162,7 @@ pub async fn run(args: Args) -> Result<()> {
         request_id: None,
         reference,
         mask,
+        shared: None,
     };
     let jobs = match &targets {
         Targets::One(..) => 1,
@@ -169,13 +171,31 @@ pub async fn run(args: Args) -> Result<()> {
     let cluster = connect(&args, jobs).await?;
     let result = match targets {
         Targets::One(target) => equalize_one(&cluster, target, spec).await,
-        Targets::Batch(list) => {
-            let equalize = |target: Target| equalize_one(&cluster, target, spec.clone());
-            batch::run(list, jobs, args.batch.keep_going(), equalize).await
-        }
+        Targets::Batch(list) => run_batch(&cluster, list, spec, jobs, &args.batch).await,
     };
     cluster.close().await;
     result
+}
+
+/// A batch: each image equalized on its own, or with `--shared-table`
+/// counted first and then equalized with the sum of the counts.
+async fn run_batch(cluster: &Cluster, list: Vec<Target>, spec: JobSpec, jobs: usize, args: &BatchArgs) -> Result<()> {
+    let (total, keep_going) = (list.len(), args.keep_going());
+    let (list, spec, mut failures) = if args.shared_table() {
+        let count = |target: Target| count_one(cluster, target, spec.clone());
+        let counted = batch::run("counted", list, jobs, keep_going, count).await;
+        if counted.stopped(keep_going) || counted.done.is_empty() {
+            return batch::outcome(counted.failures, total);
+        }
+        let shared = shared_table::sum(&counted.done, &spec.options).map_err(RunError::Options)?;
+        let list = counted.done.into_iter().map(|(target, _)| target).collect();
+        (list, JobSpec { shared: Some(Arc::new(shared)), ..spec }, counted.failures)
+    } else {
+        (list, spec, Vec::new())
+    };
+    let equalize = |target: Target| equalize_one(cluster, target, spec.clone());
+    failures.extend(batch::run("equalized", list, jobs, keep_going, equalize).await.failures);
+    batch::outcome(failures, total)
 }
 
 /// The cluster the jobs run on: in-process workers, or with `--zk` the
@@ -197,20 +217,32 @@ async fn connect(args: &Args, jobs: usize) -> Result<Cluster> {
     })
 }
 
+/// An input's name for messages, and the input: a file is read as it is
+/// decoded, never whole; standard input is read first.
+fn open_input(input: &Path, limits: &Limits) -> Result<(String, Input)> {
+    if is_stdio(input) {
+        let name = "standard input".to_owned();
+        let bytes = read_input(input, limits).with_context(|| format!("cannot read {name}"))?;
+        return Ok((name, Input::from(bytes)));
+    }
+    let name = input.display().to_string();
+    check_input(input, limits).with_context(|| format!("cannot read {name}"))?;
+    let image = Input::file(input).with_context(|| format!("cannot read {name}"))?;
+    Ok((name, image))
+}
+
+/// Counts one image of a batch with a shared table.
+async fn count_one(cluster: &Cluster, target: Target, spec: JobSpec) -> Result<Counted> {
+    let (name, image) = open_input(&target.input, &spec.limits)?;
+    cluster.count(image, spec).await.with_context(|| format!("cannot count {name}"))
+}
+
 /// Equalizes one image into its output, which appears only once complete.
 async fn equalize_one(cluster: &Cluster, target: Target, spec: JobSpec) -> Result<()> {
     let started = Instant::now();
     let Target { input, output, format } = target;
-    let limits = spec.limits;
+    let (name, image) = open_input(&input, &spec.limits)?;
     let spec = JobSpec { format, ..spec };
-    let name = if is_stdio(&input) { "standard input".to_owned() } else { input.display().to_string() };
-    // A file is read as it is decoded, never whole; standard input is read first.
-    let image = if is_stdio(&input) {
-        Input::from(read_input(&input, &limits).with_context(|| format!("cannot read {name}"))?)
-    } else {
-        check_input(&input, &limits).with_context(|| format!("cannot read {name}"))?;
-        Input::file(&input).with_context(|| format!("cannot read {name}"))?
-    };
     let id = if is_stdio(&output) {
         let written = cluster.run(image, spec).await.with_context(|| format!("cannot equalize {name}"))?;
         write_output(&output, &written.bytes)?;

@@ -12,6 +12,7 @@ mod master;
 mod match_args;
 mod png_args;
 mod serve;
+mod shared_table;
 mod shutdown;
 mod submit;
 mod targets;

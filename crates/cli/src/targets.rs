@@ -53,6 +53,11 @@ pub struct BatchArgs {
     /// (default: start no new image after a failure).
     #[arg(long)]
     keep_going: bool,
+
+    /// One table for the whole batch, from the counts of every image
+    /// summed: global, or CLAHE over images of one size (tile by tile).
+    #[arg(long, requires = "out_dir")]
+    shared_table: bool,
 }
 
 /// One image to equalize.
@@ -84,6 +89,11 @@ impl BatchArgs {
     /// Whether a failed image leaves the others going.
     pub fn keep_going(&self) -> bool {
         self.keep_going
+    }
+
+    /// Whether the batch shares one table.
+    pub fn shared_table(&self) -> bool {
+        self.shared_table
     }
 
     /// The images to equalize and their outputs.
@@ -207,7 +217,13 @@ mod tests {
     use super::*;
 
     fn args(out_dir: Option<&Path>) -> BatchArgs {
-        BatchArgs { out_dir: out_dir.map(Path::to_owned), from_list: None, jobs: None, keep_going: false }
+        BatchArgs {
+            out_dir: out_dir.map(Path::to_owned),
+            from_list: None,
+            jobs: None,
+            keep_going: false,
+            shared_table: false,
+        }
     }
 
     #[test]

@@ -29,7 +29,7 @@ mod task;
 pub mod token;
 pub mod worker;
 
-pub use cluster::{Admission, Cluster, ClusterSnapshot, JobOutput, JobSpec, Mask, Reference, Written};
+pub use cluster::{Admission, Cluster, ClusterSnapshot, Counted, JobOutput, JobSpec, Mask, Reference, Written};
 pub use coordinator::zk::{Role, ZkConfig, ZkError, ZooKeeper};
 pub use error::RunError;
 pub use events::{ConnectionState, Event, EventBus};

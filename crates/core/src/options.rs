@@ -230,6 +230,17 @@ pub enum OptionError {
         /// The image's height.
         height: u32,
     },
+    /// Shared counts of another plan than the job's.
+    #[error("the shared counts have {bins} bins, this image's table needs {want}")]
+    SharedCounts {
+        /// Bins given.
+        bins: usize,
+        /// Bins the plan counts.
+        want: usize,
+    },
+    /// Images that cannot share one table.
+    #[error("{0}")]
+    SharedTable(String),
     /// A mask with no pixel inside.
     #[error("the mask is empty: no pixel is inside it (nonzero)")]
     EmptyMask,

@@ -54,6 +54,7 @@ pub fn equalize_file(
         request_id: None,
         reference: None,
         mask: None,
+        shared: None,
     };
     py.detach(|| {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build()?;

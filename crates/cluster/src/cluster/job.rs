@@ -81,19 +81,9 @@ impl Inner {
         self.progress(id, phase, done as u32, total as u32, worker);
     }
 
-    /// Decode, map, reduce, apply on the workers, encode: strips are
-    /// decoded as the map phase sends them, and the output is written as
-    /// the apply phase returns it.
-    pub(super) async fn execute<W>(
-        &self,
-        id: &JobId,
-        input: Input,
-        spec: &JobSpec,
-        out: W,
-    ) -> Result<(W, u64, Format), RunError>
-    where
-        W: Write + Seek + Send + 'static,
-    {
+    /// Opens a job's input, plans its strips and fills its record: the
+    /// first step of every job.
+    pub(super) async fn start(&self, id: &JobId, input: Input, spec: &JobSpec) -> Result<Started, RunError> {
         let t = Instant::now();
         let (opened, shape, in_format) = open(input, spec.limits).await?;
         let header_ms = ms(t);
@@ -122,6 +112,23 @@ impl Inner {
                 .collect();
         });
         self.progress(id, Phase::Decode, 1, 1, "");
+        Ok(Started { opened, plan, strips, format, header_ms })
+    }
+
+    /// Decode, map, reduce, apply on the workers, encode: strips are
+    /// decoded as the map phase sends them, and the output is written as
+    /// the apply phase returns it.
+    pub(super) async fn execute<W>(
+        &self,
+        id: &JobId,
+        input: Input,
+        spec: &JobSpec,
+        out: W,
+    ) -> Result<(W, u64, Format), RunError>
+    where
+        W: Write + Seek + Send + 'static,
+    {
+        let Started { opened, plan, strips, format, header_ms } = self.start(id, input, spec).await?;
         let mask = match &spec.mask {
             Some(m) => Some(Arc::new(MaskFeed::open(m, spec.limits, &plan, &strips).await?)),
             None => None,
@@ -161,6 +168,17 @@ impl Inner {
         let workers = self.coordinator.workers();
         futures::future::join_all(workers.iter().map(|w| w.release(id))).await;
     }
+}
+
+/// A job's input, opened and planned.
+pub(super) struct Started {
+    pub(super) opened: Opened,
+    pub(super) plan: Plan,
+    pub(super) strips: Vec<strips::Strip>,
+    /// The output's format.
+    pub(super) format: Format,
+    /// Time spent reading the header.
+    pub(super) header_ms: f64,
 }
 
 /// Opens `input` within `limits`, off the async threads: where its strips

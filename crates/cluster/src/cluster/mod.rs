@@ -13,6 +13,7 @@
 //! output).
 
 mod admission;
+mod count;
 mod job;
 mod mask;
 mod pipeline;
@@ -26,10 +27,12 @@ use std::time::Instant;
 
 use histo_codec::{Format, Input, Limits, png};
 use histo_core::options::{MaskApply, Options};
+use histo_core::plan::Histograms;
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
 pub use admission::Admission;
+pub use count::Counted;
 use job::Abandoned;
 pub use mask::Mask;
 pub use reference::Reference;
@@ -60,6 +63,10 @@ pub struct JobSpec {
     pub reference: Option<Reference>,
     /// Count only the pixels inside this mask.
     pub mask: Option<Mask>,
+    /// A batch's shared counts: the job applies their table instead of
+    /// counting its own image (the counts come from [`Cluster::count`]
+    /// over every image of the batch, summed).
+    pub shared: Option<Arc<Histograms>>,
 }
 
 impl JobSpec {
@@ -277,10 +284,38 @@ impl Cluster {
         W: Write + Seek + Send + 'static,
     {
         let input = input.into();
+        let (input_len, request_id) = (input.len(), spec.request_id.clone());
+        let job = |inner: Arc<Inner>, id: JobId| async move { inner.execute(&id, input, &spec, out).await };
+        let (id, result) = self.tracked(input_len, request_id, job).await;
+        result.map(|(out, len, format)| Written { id, out, len, format })
+    }
+
+    /// Counts `input` under `spec`'s options and mask on the workers,
+    /// applying nothing: one image of a batch with a shared table. Its
+    /// record and events are those of a job that ends after the map phase.
+    pub async fn count(&self, input: impl Into<Input>, spec: JobSpec) -> Result<Counted, RunError> {
+        let input = input.into();
+        let (input_len, request_id) = (input.len(), spec.request_id.clone());
+        let job = |inner: Arc<Inner>, id: JobId| async move { inner.execute_count(&id, input, &spec).await };
+        self.tracked(input_len, request_id, job).await.1
+    }
+
+    /// Runs `job` as the job of an input of `input_len` bytes: its record,
+    /// admission, progress events and recording, and its clean-up if it is
+    /// dropped.
+    async fn tracked<T, F, Fut>(
+        &self,
+        input_len: u64,
+        request_id: Option<String>,
+        job: F,
+    ) -> (JobId, Result<T, RunError>)
+    where
+        F: FnOnce(Arc<Inner>, JobId) -> Fut,
+        Fut: Future<Output = Result<T, RunError>>,
+    {
         let id = JobId::new();
         let inner = &self.inner;
-        let record =
-            JobRecord { request_id: spec.request_id.clone(), ..JobRecord::new(id.clone(), &inner.id, input.len()) };
+        let record = JobRecord { request_id, ..JobRecord::new(id.clone(), &inner.id, input_len) };
         inner.jobs.put(record);
         // Dropped before the end (the client went away), the job still
         // frees what it holds; see `Abandoned`.
@@ -289,7 +324,7 @@ impl Cluster {
             Ok(permit) => {
                 inner.jobs.update(&id, |r| r.state = JobState::Running);
                 let start = Instant::now();
-                let result = inner.execute(&id, input, &spec, out).await;
+                let result = job(inner.clone(), id.clone()).await;
                 inner.jobs.update(&id, |r| r.timings.total_ms = ms(start));
                 drop(permit);
                 result
@@ -315,7 +350,7 @@ impl Cluster {
             recording.retain(|h| !h.is_finished());
             recording.push(handle);
         }
-        result.map(|(out, len, format)| Written { id, out, len, format })
+        (id, result)
     }
 }
 

@@ -1,8 +1,8 @@
 //! The MapReduce pipeline of one job over its strips: map on the workers
-//! (histograms summed as they come, inside the mask if there is one), reduce on the master (the tables:
-//! equalizing, or matching a reference's histograms),
-//! apply on the workers holding each strip, the output written as it
-//! returns.
+//! (histograms summed as they come, inside the mask if there is one; a
+//! batch's shared counts skip it), reduce on the master (the tables:
+//! equalizing, or matching a reference's histograms), apply on the workers
+//! holding each strip, the output written as it returns.
 
 use std::io::{Seek, Write};
 use std::sync::Arc;
@@ -83,14 +83,24 @@ impl Inner {
         // then held by the worker that mapped it.
         let t = Instant::now();
         let total = strips.len();
-        let mut before = plan.empty_histograms();
         let mut holders: Vec<Option<String>> = vec![None; total];
-        self.map_phase(id, plan_spec, strips, (feed, mask), |i, worker, hist, done, total| {
-            before.merge(&hist);
-            holders[i] = Some(worker.to_owned());
-            self.task_done(id, Phase::Map, i, worker, done, total);
-        })
-        .await?;
+        let before = match &spec.shared {
+            // Counted already, with the batch's other images.
+            Some(counts) if counts.bins.len() == plan.bin_count() => counts.as_ref().clone(),
+            Some(counts) => {
+                return Err(OptionError::SharedCounts { bins: counts.bins.len(), want: plan.bin_count() }.into());
+            }
+            None => {
+                let mut before = plan.empty_histograms();
+                self.map_phase(id, plan_spec, strips, (feed, mask), |i, worker, hist, done, total| {
+                    before.merge(&hist);
+                    holders[i] = Some(worker.to_owned());
+                    self.task_done(id, Phase::Map, i, worker, done, total);
+                })
+                .await?;
+                before
+            }
+        };
         if mask.is_some() && before.bins.iter().all(|&c| c == 0) {
             return Err(OptionError::EmptyMask.into());
         }
@@ -103,8 +113,10 @@ impl Inner {
         let reduce_ms = ms(t);
         self.progress(id, Phase::Reduce, 1, 1, "");
 
-        // Apply: each strip where it is held; PNG pieces are compressed
-        // there and written out in order as they arrive.
+        // Apply: each strip where it is held (with shared counts, none is:
+        // every strip is sent); PNG pieces are compressed there and
+        // written out in order as they arrive.
+        let send_all = spec.shared.is_some();
         let t = Instant::now();
         let output = match format {
             Format::Png => OutputKind::Png { settings: spec.png },
@@ -123,7 +135,7 @@ impl Inner {
                 // Only inside-only apply needs the mask again.
                 let mask = mask.filter(|_| plan_spec.mask == Some(MaskApply::Inside)).cloned();
                 async move {
-                    let resend = match (resend, mask) {
+                    let resend = match (resend || send_all, mask) {
                         (false, _) => None,
                         (true, None) => Some(feed.for_resend(i).await?),
                         (true, Some(mask)) => Some(mask.attach(feed.for_resend(i).await?, i, true).await?),

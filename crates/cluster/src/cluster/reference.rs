@@ -11,7 +11,6 @@ use histo_core::plan::{Histograms, Plan};
 use super::{Inner, JobSpec, job};
 use crate::error::RunError;
 use crate::record::JobId;
-use crate::task::PlanSpec;
 
 /// What a matching job's histograms are made to follow.
 #[derive(Clone, Debug)]
@@ -37,17 +36,7 @@ impl Inner {
         let (opened, shape, _) = job::open(input, spec.limits).await?;
         let options = Options { mode: spec.options.mode, method: Method::Global };
         let plan = Plan::new(shape, options).map_err(|e| OptionError::Reference(Box::new(e)))?;
-        let strips = job::strips_of(&plan);
-        let plan_spec = PlanSpec { shape: plan.output_shape(), options, mask: None };
-        let feed = job::feed(&plan, &strips, opened).await?;
-        let mut total = plan.empty_histograms();
-        let mapped = self.map_phase(id, plan_spec, &strips, (&feed, None), |_, _, hist, _, _| total.merge(&hist)).await;
-        // The workers keep mapped strips for an apply that will not come.
-        self.release(id).await;
-        match mapped {
-            Err(e) => Err(feed.take_error().map_or(e.into(), RunError::Input)),
-            Ok(()) => Ok(total),
-        }
+        self.count_opened(id, (opened, &plan, options), None, spec.limits, |_, _, _, _| {}).await
     }
 }
 

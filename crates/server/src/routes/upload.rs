@@ -101,7 +101,7 @@ impl JobParams {
             .map(|f| f.parse::<Format>().map_err(|e| ApiError::bad_request(e.to_string())))
             .transpose()?;
         let options = Options { mode, method };
-        Ok(JobSpec { options, format, png, limits, request_id: None, reference: None, mask: None })
+        Ok(JobSpec { options, format, png, limits, ..Default::default() })
     }
 
     /// The mask of a job given `mask`, the file; a rule without the file
