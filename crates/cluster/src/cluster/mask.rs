@@ -21,7 +21,9 @@ use crate::task::{StripData, StripMask, TaskError};
 /// A mask image (nonzero inside) and where the job's tables go.
 #[derive(Clone, Debug)]
 pub struct Mask {
+    /// The mask image, of the input's size, in any format.
     pub input: Input,
+    /// Whether the tables go to every pixel or only to those inside.
     pub apply: MaskApply,
 }
 
