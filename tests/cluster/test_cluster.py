@@ -94,6 +94,13 @@ def test_masks_on_workers_are_byte_identical_to_local(cluster, histo_bin, tmp_pa
         assert proc.returncode == 0, proc.stderr.decode()
         want = local_bytes(histo_bin, image, tmp_path / "local.png", "--mask", mask, *extra)
         assert (tmp_path / "zk.png").read_bytes() == want, extra
+    # Other strip sizes: the same bytes again, local and on the workers.
+    for rows in ("5", "97"):
+        extra = ["--method", "clahe", "--mask-apply", "inside", "--strip-rows", rows]
+        proc = cluster.equalize(src, tmp_path / "zk.png", "--mask", mask, *extra)
+        assert proc.returncode == 0, proc.stderr.decode()
+        want = local_bytes(histo_bin, src, tmp_path / "local.png", "--mask", mask, *extra)
+        assert (tmp_path / "zk.png").read_bytes() == want, rows
     small = write(tmp_path, "small.png", np.ones((10, 10), np.uint8))
     proc = cluster.equalize(src, tmp_path / "bad.png", "--mask", small)
     assert proc.returncode == 2 and b"a mask must have the image's size" in proc.stderr

@@ -80,6 +80,12 @@ pub struct Args {
     #[arg(long, env = "HISTO_THREADS")]
     threads: Option<usize>,
 
+    /// Rows per strip, at most: the unit of work a worker gets (default:
+    /// about a million samples). Any strip size gives the same pixels; a
+    /// PNG's bytes depend on it, its pieces being compressed per strip.
+    #[arg(long, env = "HISTO_STRIP_ROWS", value_parser = clap::value_parser!(u32).range(1..))]
+    strip_rows: Option<u32>,
+
     #[command(flatten)]
     zk: ZkArgs,
 
@@ -162,6 +168,7 @@ pub async fn run(args: Args) -> Result<()> {
         request_id: None,
         reference,
         mask,
+        strip_rows: args.strip_rows,
         shared: None,
     };
     let jobs = match &targets {

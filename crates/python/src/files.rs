@@ -54,6 +54,7 @@ pub fn equalize_file(
         request_id: None,
         reference: None,
         mask: None,
+        strip_rows: None,
         shared: None,
     };
     py.detach(|| {

@@ -35,12 +35,12 @@ impl Inner {
         id: &JobId,
         (opened, plan, options): (Opened, &Plan, Options),
         mask: Option<&Mask>,
-        limits: histo_codec::Limits,
+        spec: &JobSpec,
         mut done: impl FnMut(usize, &str, usize, usize),
     ) -> Result<Histograms, RunError> {
-        let strips = job::strips_of(plan);
+        let strips = job::strips_of(plan, spec.strip_rows);
         let mask = match mask {
-            Some(m) => Some(Arc::new(MaskFeed::open(m, limits, plan, &strips).await?)),
+            Some(m) => Some(Arc::new(MaskFeed::open(m, spec.limits, plan, &strips).await?)),
             None => None,
         };
         // Nothing is applied: no strip keeps its mask.
@@ -74,7 +74,7 @@ impl Inner {
     ) -> Result<Counted, RunError> {
         let job::Started { opened, plan, .. } = self.start(id, input, spec).await?;
         let histograms = self
-            .count_opened(id, (opened, &plan, spec.options), spec.mask.as_ref(), spec.limits, |i, worker, done, n| {
+            .count_opened(id, (opened, &plan, spec.options), spec.mask.as_ref(), spec, |i, worker, done, n| {
                 self.task_done(id, Phase::Map, i, worker, done, n);
             })
             .await?;

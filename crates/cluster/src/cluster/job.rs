@@ -89,7 +89,7 @@ impl Inner {
         let header_ms = ms(t);
         let plan = Plan::new(shape, spec.options)?;
         let format = spec.format.unwrap_or(in_format);
-        let strips = strips_of(&plan);
+        let strips = strips_of(&plan, spec.strip_rows);
         self.jobs.update(id, |r| {
             r.width = shape.width;
             r.height = shape.height;
@@ -192,9 +192,14 @@ pub(super) async fn open(input: Input, limits: Limits) -> Result<(Opened, Shape,
     Ok((opened, shape, format))
 }
 
-/// The strips a job on `plan` is cut into.
-pub(super) fn strips_of(plan: &Plan) -> Vec<strips::Strip> {
-    strips::split(plan.height(), strips::count_for(plan.height(), plan.row_len()))
+/// The strips a job on `plan` is cut into: of at most `rows` rows, or of
+/// about a million samples each.
+pub(super) fn strips_of(plan: &Plan, rows: Option<u32>) -> Vec<strips::Strip> {
+    let count = match rows {
+        Some(rows) => plan.height().div_ceil(rows.max(1)) as usize,
+        None => strips::count_for(plan.height(), plan.row_len()),
+    };
+    strips::split(plan.height(), count)
 }
 
 /// The feed of `strips` from what [`open`] found (CPU work for a whole

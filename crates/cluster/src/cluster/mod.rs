@@ -63,6 +63,9 @@ pub struct JobSpec {
     pub reference: Option<Reference>,
     /// Count only the pixels inside this mask.
     pub mask: Option<Mask>,
+    /// Rows per strip, at most (default: strips of about a million
+    /// samples). Smaller strips mean more tasks, each holding less.
+    pub strip_rows: Option<u32>,
     /// A batch's shared counts: the job applies their table instead of
     /// counting its own image (the counts come from [`Cluster::count`]
     /// over every image of the batch, summed).

@@ -36,7 +36,7 @@ impl Inner {
         let (opened, shape, _) = job::open(input, spec.limits).await?;
         let options = Options { mode: spec.options.mode, method: Method::Global };
         let plan = Plan::new(shape, options).map_err(|e| OptionError::Reference(Box::new(e)))?;
-        self.count_opened(id, (opened, &plan, options), None, spec.limits, |_, _, _, _| {}).await
+        self.count_opened(id, (opened, &plan, options), None, spec, |_, _, _, _| {}).await
     }
 }
 
