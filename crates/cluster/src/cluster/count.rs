@@ -4,14 +4,12 @@
 //! ([`Cluster::count`](super::Cluster::count)) before applying the table of
 //! their summed counts to each.
 
-use std::sync::Arc;
-
 use histo_codec::stream::Opened;
 use histo_core::Shape;
-use histo_core::options::{MaskApply, OptionError, Options};
+use histo_core::options::{MaskApply, Options};
 use histo_core::plan::{Histograms, Plan};
 
-use super::mask::{Mask, MaskFeed};
+use super::mask::{Mask, MaskFeed, check_counted, decode_failure};
 use super::{Inner, JobSpec, job};
 use crate::error::RunError;
 use crate::events::Phase;
@@ -39,10 +37,7 @@ impl Inner {
         mut done: impl FnMut(usize, &str, usize, usize),
     ) -> Result<Histograms, RunError> {
         let strips = job::strips_of(plan, spec.strip_rows);
-        let mask = match mask {
-            Some(m) => Some(Arc::new(MaskFeed::open(m, spec.limits, plan, &strips).await?)),
-            None => None,
-        };
+        let mask = MaskFeed::for_job(mask, spec.limits, plan, &strips).await?;
         // Nothing is applied: no strip keeps its mask.
         let plan_spec = PlanSpec { shape: plan.output_shape(), options, mask: mask.as_ref().map(|_| MaskApply::All) };
         let feed = job::feed(plan, &strips, opened).await?;
@@ -55,14 +50,11 @@ impl Inner {
             .await;
         // The workers keep mapped strips for an apply that will not come.
         self.release(id).await;
-        match mapped {
-            Err(e) => {
-                let broken = feed.take_error().or_else(|| mask.as_ref().and_then(|m| m.take_error()));
-                Err(broken.map_or(e.into(), RunError::Input))
-            }
-            Ok(()) if mask.is_some() && total.bins.iter().all(|&c| c == 0) => Err(OptionError::EmptyMask.into()),
-            Ok(()) => Ok(total),
+        if let Err(e) = mapped {
+            return Err(decode_failure(&feed, mask.as_ref()).map_or(e.into(), RunError::Input));
         }
+        check_counted(mask.as_ref(), &total)?;
+        Ok(total)
     }
 
     /// A batch image's counts, under the job's options and mask.
@@ -84,6 +76,8 @@ impl Inner {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use histo_codec::{Format, Limits, png};
     use histo_core::options::{ClaheParams, Method};
     use histo_core::{Image, Layout, Pixels, local};

@@ -10,10 +10,11 @@ use histo_codec::stream::{self, Opened};
 use histo_codec::{Format, Input, Limits};
 use histo_core::Shape;
 use histo_core::matching;
+use histo_core::options::MaskApply;
 use histo_core::plan::{Histograms, Plan};
 use histo_core::strips;
 
-use super::mask::MaskFeed;
+use super::mask::{MaskFeed, decode_failure};
 use super::{Inner, JobSpec, blocking, ms};
 use crate::error::RunError;
 use crate::events::{Event, JobProgress, Phase, now};
@@ -129,10 +130,10 @@ impl Inner {
         W: Write + Seek + Send + 'static,
     {
         let Started { opened, plan, strips, format, header_ms } = self.start(id, input, spec).await?;
-        let mask = match &spec.mask {
-            Some(m) => Some(Arc::new(MaskFeed::open(m, spec.limits, &plan, &strips).await?)),
-            None => None,
-        };
+        // With a batch's shared counts the mask was counted already; only
+        // an inside-only apply reads it again.
+        let needed = spec.shared.is_none() || spec.mask_apply() == Some(MaskApply::Inside);
+        let mask = MaskFeed::for_job(spec.mask.as_ref().filter(|_| needed), spec.limits, &plan, &strips).await?;
         let plan_spec = PlanSpec { shape: plan.output_shape(), options: spec.options, mask: spec.mask_apply() };
         let feed = feed(&plan, &strips, opened).await?;
         let result = match self.matching_counts(id, spec, &plan).await {
@@ -147,10 +148,7 @@ impl Inner {
         self.jobs.update(id, |r| r.timings.decode_ms = decode_ms);
         match result {
             // A broken input (or mask) shows as a failed task: it is the answer.
-            Err(e) => {
-                let broken = feed.take_error().or_else(|| mask.as_ref().and_then(|m| m.take_error()));
-                Err(broken.map_or(e, RunError::Input))
-            }
+            Err(e) => Err(decode_failure(&feed, mask.as_ref()).map_or(e, RunError::Input)),
             Ok((out, len)) => Ok((out, len, format)),
         }
     }

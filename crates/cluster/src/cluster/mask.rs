@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use histo_codec::{DecodeError, Input, Limits};
 use histo_core::options::{MaskApply, Method, Mode, OptionError, Options};
-use histo_core::plan::{Plan, inside_flags};
+use histo_core::plan::{Histograms, Plan, inside_flags};
 use histo_core::strips::Strip;
 use histo_core::{Layout, Pixels};
 
@@ -34,6 +34,19 @@ pub(super) struct MaskFeed {
 }
 
 impl MaskFeed {
+    /// The feed of a job's mask, if it has one.
+    pub(super) async fn for_job(
+        mask: Option<&Mask>,
+        limits: Limits,
+        plan: &Plan,
+        strips: &[Strip],
+    ) -> Result<Option<Arc<Self>>, RunError> {
+        match mask {
+            Some(m) => Ok(Some(Arc::new(Self::open(m, limits, plan, strips).await?))),
+            None => Ok(None),
+        }
+    }
+
     /// Opens `mask` for a job on `plan` cut into `strips`.
     pub(super) async fn open(mask: &Mask, limits: Limits, plan: &Plan, strips: &[Strip]) -> Result<Self, RunError> {
         let (opened, shape, _) = job::open(mask.input.clone(), limits).await?;
@@ -66,4 +79,18 @@ impl MaskFeed {
     pub(super) fn take_error(&self) -> Option<DecodeError> {
         self.feed.take_error()
     }
+}
+
+/// Why a phase over `feed` (and `mask`) failed when decoding did: a broken
+/// input or mask shows as a failed task, but it is the answer.
+pub(super) fn decode_failure(feed: &Feed, mask: Option<&Arc<MaskFeed>>) -> Option<DecodeError> {
+    feed.take_error().or_else(|| mask.and_then(|m| m.take_error()))
+}
+
+/// Refuses counts that a mask left empty: no pixel was inside.
+pub(super) fn check_counted(mask: Option<&Arc<MaskFeed>>, total: &Histograms) -> Result<(), OptionError> {
+    if mask.is_some() && total.bins.iter().all(|&c| c == 0) {
+        return Err(OptionError::EmptyMask);
+    }
+    Ok(())
 }

@@ -14,7 +14,7 @@ use histo_core::options::{MaskApply, OptionError};
 use histo_core::plan::{Histograms, Plan};
 use histo_core::strips;
 
-use super::mask::MaskFeed;
+use super::mask::{MaskFeed, check_counted};
 use super::sink::Sink;
 use super::{Inner, JobSpec, ms};
 use crate::error::RunError;
@@ -101,9 +101,7 @@ impl Inner {
                 before
             }
         };
-        if mask.is_some() && before.bins.iter().all(|&c| c == 0) {
-            return Err(OptionError::EmptyMask.into());
-        }
+        check_counted(mask, &before)?;
         let map_ms = ms(t);
         let t = Instant::now();
         let luts = Arc::new(match reference {
