@@ -1,16 +1,16 @@
 //! Encoding an [`Image`] into any supported format.
 //!
-//! PNG uses histo's strip-parallel encoder; the other formats use the
-//! `image` crate's encoders, after bringing the image into a form the format
+//! PNG uses histo's strip-parallel encoder and TIFF its striped writer
+//! ([`crate::tiff_writer`]); the other formats use the `image` crate's encoders, after bringing the image into a form the format
 //! can hold (JPEG and BMP and WebP take 8-bit only, JPEG takes no alpha).
 
 use std::io::{self, Seek, Write};
 
-use histo_core::{Depth, Image, Layout, Pixels};
+use histo_core::{Image, Layout, Pixels};
 use image::{DynamicImage, ImageBuffer};
 
 use crate::format::Format;
-use crate::png;
+use crate::{png, tiff_writer};
 
 /// Why an image could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +35,11 @@ const JPEG_QUALITY: u8 = 92;
 pub fn encode(image: &Image, format: Format, png: &png::Settings, out: impl Write + Seek) -> Result<(), EncodeError> {
     if format == Format::Png {
         return Ok(png::encode(image, png, io::BufWriter::with_capacity(1 << 20, out))?);
+    }
+    if format == Format::Tiff {
+        let mut out = io::BufWriter::with_capacity(1 << 20, out);
+        tiff_writer::write(&mut out, &image.shape(), [image.pixels()])?;
+        return Ok(out.flush()?);
     }
     let dynamic = to_dynamic(image, format);
     let fail = |e: image::ImageError| match e {
@@ -70,11 +75,7 @@ fn to_dynamic(image: &Image, format: Format) -> DynamicImage {
     };
     let gray = !image.layout().is_color();
     match format {
-        // The TIFF encoder has no gray+alpha: RGBA of the same depth.
-        Format::Tiff if image.layout() == Layout::GrayAlpha => match image.depth() {
-            Depth::U8 => DynamicImage::ImageRgba8(dynamic.into_rgba8()),
-            Depth::U16 => DynamicImage::ImageRgba16(dynamic.into_rgba16()),
-        },
+        // PNG and TIFF have their own encoders.
         Format::Png | Format::Tiff => dynamic,
         Format::Jpeg if gray => DynamicImage::ImageLuma8(dynamic.into_luma8()),
         Format::Jpeg => DynamicImage::ImageRgb8(dynamic.into_rgb8()),

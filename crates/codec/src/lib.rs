@@ -7,9 +7,10 @@
 //! explicit [`Format`] ([`encode`]); PNG goes through [`png`], which the
 //! cluster can also drive strip by strip.
 //!
-//! A PNG can also be decoded strip by strip ([`stream`]), from memory or
-//! from a file ([`Input`]), so that a master never holds the whole image;
-//! its plain image data is inflated by zlib-rs (`idat`), the rest by `png`.
+//! A PNG or a TIFF can also be decoded strip by strip ([`stream`]), from
+//! memory or from a file ([`Input`]), so that a master never holds the whole
+//! image (a PNG's plain image data is inflated by zlib-rs, `idat`), and a
+//! TIFF written from its rows in order ([`tiff_writer`]).
 
 pub mod decode;
 pub mod encode;
@@ -19,6 +20,7 @@ pub mod input;
 pub mod limits;
 pub mod png;
 pub mod stream;
+pub mod tiff_writer;
 
 pub use decode::{DecodeError, decode, read_limited};
 pub use encode::{EncodeError, encode};

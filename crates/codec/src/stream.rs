@@ -1,30 +1,31 @@
-//! Decoding a PNG strip by strip, so that a master never holds the whole
-//! image: [`open`] reads the header (with the same limits and the same
-//! errors as [`crate::decode`]) and hands back a [`StripReader`] that
-//! decodes rows on demand, or, for what cannot be read row by row
-//! (interlaced PNG, other formats), the image decoded whole.
+//! Decoding an image strip by strip, so that neither a master nor the local
+//! engine holds the whole image: [`open`] reads the header (with the same
+//! limits and the same errors as [`crate::decode`]) and hands back a
+//! [`StripReader`] that decodes rows on demand, or, for what cannot be read
+//! row by row, the image decoded whole.
 //!
-//! The samples are exactly those of [`crate::decode`]: the same `png`
-//! decoder with the same transformations (palette and low bit depths
-//! expanded to 8 bits, tRNS to alpha), 16-bit samples brought from
-//! big-endian to native `u16`. Plain image data (nothing to expand) is
-//! inflated by the `idat` module instead, which is faster and leaves anything
-//! unusual to the `png` decoder, from the row where it stopped.
+//! Rows come from a non-interlaced PNG (`png_rows`: in order, starting over
+//! for a row already given) or a TIFF of strips or tiles (`tiff_rows`: any
+//! band by its offset). Interlaced PNG, the TIFF layouts that need a
+//! conversion, JPEG, WebP and BMP are decoded whole.
+
+mod png_rows;
+mod tiff_rows;
 
 use histo_core::strips::Strip;
-use histo_core::{Depth, Image, Layout, Pixels, Shape};
-use image::error::{DecodingError, ImageFormatHint, LimitError, LimitErrorKind, ParameterError, ParameterErrorKind};
-use image::{ImageError, ImageFormat, ImageReader};
+use histo_core::{Image, Pixels, Shape};
+use image::{ImageFormat, ImageReader};
 
 use crate::decode::{self, DecodeError};
 use crate::format::Format;
-use crate::idat::IdatRows;
-use crate::input::{Input, Source};
+use crate::input::Input;
 use crate::limits::Limits;
+use png_rows::PngRows;
+use tiff_rows::TiffRows;
 
 /// What [`open`] found.
 pub enum Opened {
-    /// A PNG whose rows can be decoded strip by strip.
+    /// An image whose rows can be decoded strip by strip.
     Strips(Box<StripReader>),
     /// Any other image, decoded whole.
     Whole(Image, Format),
@@ -34,8 +35,8 @@ pub enum Opened {
 const HEAD: usize = 64;
 
 /// Opens `input`: the checks of [`crate::decode`] (size, format, header,
-/// dimensions) first, then a row reader for a non-interlaced PNG, or the
-/// whole image for anything else.
+/// dimensions) first, then a row reader for a non-interlaced PNG or a TIFF
+/// that needs no conversion, or the whole image for anything else.
 pub fn open(input: &Input, limits: &Limits) -> Result<Opened, DecodeError> {
     if input.is_empty() {
         return Err(DecodeError::Empty);
@@ -44,167 +45,104 @@ pub fn open(input: &Input, limits: &Limits) -> Result<Opened, DecodeError> {
         return Err(DecodeError::TooLarge { limit: limits.max_input_bytes });
     }
     let format = decode::guess_format(&input.head(HEAD)?)?;
-    if format == Format::Png
-        && let Some(reader) = StripReader::new(input.clone(), *limits)?
-    {
-        return Ok(Opened::Strips(Box::new(reader)));
+    let rows = match format {
+        Format::Png => PngRows::new(input.clone(), *limits)?.map(Rows::Png),
+        Format::Tiff => TiffRows::new(input, *limits)?.map(Rows::Tiff),
+        _ => None,
+    };
+    if let Some(rows) = rows {
+        return Ok(Opened::Strips(Box::new(StripReader { format, rows })));
     }
     let (image, format) = decode::decode(&input.bytes(limits)?, limits)?;
     Ok(Opened::Whole(image, format))
 }
 
-/// A non-interlaced PNG, decoded a band of rows at a time.
+/// The header as the whole-image decoder reads it, with the same limits and
+/// the same errors: the image's width and height.
+fn check_header(input: &Input, format: Format, limits: &Limits) -> Result<(u32, u32), DecodeError> {
+    let image_format = if format == Format::Png { ImageFormat::Png } else { ImageFormat::Tiff };
+    let mut header = ImageReader::with_format(input.reader()?, image_format);
+    header.limits(decode::image_limits(limits));
+    let (width, height) = header.into_dimensions().map_err(decode::failure(format, limits))?;
+    decode::check_dimensions(width, height, limits)?;
+    Ok((width, height))
+}
+
+/// Refuses an image whose samples the whole-image decoder would not
+/// allocate, with its error, so that both paths take the same images.
+fn check_alloc(shape: &Shape, format: Format, limits: &Limits) -> Result<(), DecodeError> {
+    let bytes_per_sample = if shape.depth == histo_core::Depth::U8 { 1 } else { 2 };
+    let total = shape.row_len() as u64 * bytes_per_sample * u64::from(shape.height);
+    if total > limits.max_alloc() {
+        let limit = image::error::LimitError::from_kind(image::error::LimitErrorKind::InsufficientMemory);
+        return Err(decode::failure(format, limits)(image::ImageError::Limits(limit)));
+    }
+    Ok(())
+}
+
+/// An image decoded a band of rows at a time.
 pub struct StripReader {
-    input: Input,
-    limits: Limits,
+    format: Format,
     rows: Rows,
-    /// Whether the `png` decoder would expand nothing, so that the plain
-    /// reader can give the rows.
-    plain: bool,
-    shape: Shape,
-    /// Bytes of one decoded row.
-    line: usize,
-    /// The next row the decoder gives.
-    next: u32,
-    /// One row, for rows skipped and for 16-bit conversion.
-    scratch: Vec<u8>,
 }
 
 /// What decodes the rows.
 enum Rows {
-    /// Plain image data, inflated and unfiltered by [`crate::idat`].
-    Plain(Box<IdatRows>),
-    /// The `png` decoder, for everything else.
-    Png(Box<png::Reader<Box<dyn Source>>>),
-}
-
-impl Rows {
-    /// Rows from row 0: plain ones when `plain` and the image data can be
-    /// found, else those of the `png` decoder that `png` opens.
-    fn open(
-        input: &Input,
-        shape: &Shape,
-        plain: bool,
-        png: impl FnOnce() -> Result<png::Reader<Box<dyn Source>>, ImageError>,
-    ) -> Result<Rows, ImageError> {
-        let rows =
-            plain.then(|| IdatRows::new(input.reader().ok()?, shape.row_bytes(), shape.pixel_bytes()).ok()).flatten();
-        Ok(match rows {
-            Some(rows) => Rows::Plain(Box::new(rows)),
-            None => Rows::Png(Box::new(png()?)),
-        })
-    }
+    Png(PngRows),
+    Tiff(TiffRows),
 }
 
 impl std::fmt::Debug for StripReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StripReader").field("shape", &self.shape).field("next", &self.next).finish_non_exhaustive()
+        f.debug_struct("StripReader")
+            .field("format", &self.format)
+            .field("shape", &self.shape())
+            .finish_non_exhaustive()
     }
 }
 
 impl StripReader {
-    /// A reader at row 0, or None when the PNG must be decoded whole.
-    fn new(input: Input, limits: Limits) -> Result<Option<Self>, DecodeError> {
-        let fail = decode::failure(Format::Png, &limits);
-        // The header as the whole-image decoder reads it: same limits, same errors.
-        let mut header = ImageReader::with_format(input.reader()?, ImageFormat::Png);
-        header.limits(decode::image_limits(&limits));
-        let (width, height) = header.into_dimensions().map_err(&fail)?;
-        decode::check_dimensions(width, height, &limits)?;
-
-        let reader = png_reader(&input, &limits).map_err(&fail)?;
-        if reader.info().interlaced {
-            return Ok(None);
-        }
-        let (layout, depth) = match reader.output_color_type() {
-            (png::ColorType::Grayscale, png::BitDepth::Eight) => (Layout::Gray, Depth::U8),
-            (png::ColorType::GrayscaleAlpha, png::BitDepth::Eight) => (Layout::GrayAlpha, Depth::U8),
-            (png::ColorType::Rgb, png::BitDepth::Eight) => (Layout::Rgb, Depth::U8),
-            (png::ColorType::Rgba, png::BitDepth::Eight) => (Layout::Rgba, Depth::U8),
-            (png::ColorType::Grayscale, png::BitDepth::Sixteen) => (Layout::Gray, Depth::U16),
-            (png::ColorType::GrayscaleAlpha, png::BitDepth::Sixteen) => (Layout::GrayAlpha, Depth::U16),
-            (png::ColorType::Rgb, png::BitDepth::Sixteen) => (Layout::Rgb, Depth::U16),
-            (png::ColorType::Rgba, png::BitDepth::Sixteen) => (Layout::Rgba, Depth::U16),
-            // Whatever the expansion leaves unsupported, the whole-image path refuses.
-            _ => return Ok(None),
-        };
-        let bytes_per_sample = if depth == Depth::U8 { 1 } else { 2 };
-        let line = width as usize * layout.channels() * bytes_per_sample;
-        // The allocation the whole-image decoder reserves for its output.
-        let total = line as u64 * u64::from(height);
-        if total > limits.max_alloc() {
-            return Err(fail(ImageError::Limits(LimitError::from_kind(LimitErrorKind::InsufficientMemory))));
-        }
-        if reader.output_line_size(width) != Some(line) {
-            return Ok(None);
-        }
-        let shape = Shape { width, height, layout, depth };
-        let info = reader.info();
-        let plain = reader.output_color_type() == (info.color_type, info.bit_depth);
-        let rows = Rows::open(&input, &shape, plain, || Ok(reader)).map_err(&fail)?;
-        Ok(Some(StripReader { rows, input, limits, plain, shape, line, next: 0, scratch: vec![0; line] }))
-    }
-
     /// The image's shape: size, channel layout of the decoded samples, depth.
     pub fn shape(&self) -> Shape {
-        self.shape
+        match &self.rows {
+            Rows::Png(rows) => rows.shape(),
+            Rows::Tiff(rows) => rows.shape(),
+        }
+    }
+
+    /// The input's format.
+    pub fn format(&self) -> Format {
+        self.format
     }
 
     /// Samples in one row.
     pub fn row_len(&self) -> usize {
-        self.shape.row_len()
+        self.shape().row_len()
     }
 
-    /// The next row the decoder gives without starting over.
-    pub fn next_row(&self) -> u32 {
-        self.next
-    }
-
-    /// A fresh reader of the same input, at row 0.
+    /// A fresh reader of the same input, for a second pass over it.
     pub fn restart(&self) -> Result<StripReader, DecodeError> {
-        let rows = Rows::open(&self.input, &self.shape, self.plain, || png_reader(&self.input, &self.limits))
-            .map_err(self.failure())?;
-        Ok(StripReader { rows, next: 0, scratch: vec![0; self.line], input: self.input.clone(), ..*self })
+        let rows = match &self.rows {
+            Rows::Png(rows) => Rows::Png(rows.restart()?),
+            Rows::Tiff(rows) => Rows::Tiff(rows.restart()?),
+        };
+        Ok(StripReader { format: self.format, rows })
     }
 
-    /// The samples of rows `y0..y0 + rows`. Rows before `y0` are decoded and
-    /// dropped; rows already given are decoded again from the start of the
-    /// input. Reading the last row also checks the rest of the image data,
-    /// as the whole-image decoder does.
+    /// The samples of rows `y0..y0 + rows`, in any order (a PNG decodes the
+    /// rows before `y0` again when it has gone past them).
     pub fn rows(&mut self, y0: u32, rows: u32) -> Result<Pixels, DecodeError> {
-        let end = y0.checked_add(rows).filter(|&end| end <= self.shape.height).ok_or_else(|| {
-            DecodeError::Io(std::io::Error::new(
+        let height = self.shape().height;
+        if y0.checked_add(rows).is_none_or(|end| end > height) {
+            return Err(DecodeError::Io(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
-                format!("rows {y0}..+{rows} are outside an image of {} rows", self.shape.height),
-            ))
-        })?;
-        if y0 < self.next {
-            *self = self.restart()?;
+                format!("rows {y0}..+{rows} are outside an image of {height} rows"),
+            )));
         }
-        while self.next < y0 {
-            self.read_row(None)?;
+        match &mut self.rows {
+            Rows::Png(r) => r.rows(y0, rows),
+            Rows::Tiff(r) => r.rows(y0, rows),
         }
-        let pixels = match self.shape.depth {
-            Depth::U8 => {
-                let mut out = vec![0u8; rows as usize * self.line];
-                for row in out.chunks_exact_mut(self.line) {
-                    self.read_row(Some(row))?;
-                }
-                Pixels::U8(out)
-            }
-            Depth::U16 => {
-                let mut out = Vec::with_capacity(rows as usize * self.line / 2);
-                for _ in 0..rows {
-                    self.read_row(None)?;
-                    out.extend(self.scratch.chunks_exact(2).map(|b| u16::from_be_bytes([b[0], b[1]])));
-                }
-                Pixels::U16(out)
-            }
-        };
-        if end == self.shape.height {
-            self.finish_image_data()?;
-        }
-        Ok(pixels)
     }
 
     /// The samples of one strip.
@@ -212,103 +150,19 @@ impl StripReader {
         self.rows(strip.y0, strip.rows)
     }
 
-    /// Decodes the next row into `out`, or into the scratch row.
-    fn read_row(&mut self, out: Option<&mut [u8]>) -> Result<(), DecodeError> {
-        let mut scratch = std::mem::take(&mut self.scratch);
-        let read = self.read_row_into(out.unwrap_or(&mut scratch));
-        self.scratch = scratch;
-        read?;
-        self.next += 1;
-        Ok(())
-    }
-
-    fn read_row_into(&mut self, out: &mut [u8]) -> Result<(), DecodeError> {
-        if let Rows::Plain(rows) = &mut self.rows {
-            if rows.read_row(out).is_ok() {
-                return Ok(());
-            }
-            self.hand_to_png()?;
-        }
-        let Rows::Png(reader) = &mut self.rows else { unreachable!("the png decoder took over") };
-        png_row(reader, out).map_err(self.failure())
-    }
-
-    /// Past the last row: the decoder goes through the rest of the image
-    /// data, as the whole-image decoder does.
-    fn finish_image_data(&mut self) -> Result<(), DecodeError> {
-        if let Rows::Plain(rows) = &mut self.rows {
-            if rows.finish().is_ok() {
-                return Ok(());
-            }
-            self.hand_to_png()?;
-        }
-        let Rows::Png(reader) = &mut self.rows else { unreachable!("the png decoder took over") };
-        reader.read_row(&mut self.scratch).map_err(png_error).map_err(self.failure())?;
-        Ok(())
-    }
-
-    /// The plain reader met something unusual: the `png` decoder goes on
-    /// from the same row, and its verdict stands.
-    fn hand_to_png(&mut self) -> Result<(), DecodeError> {
-        let mut reader = png_reader(&self.input, &self.limits).map_err(self.failure())?;
-        let mut row = vec![0; self.line];
-        for _ in 0..self.next {
-            png_row(&mut reader, &mut row).map_err(self.failure())?;
-        }
-        self.rows = Rows::Png(Box::new(reader));
-        Ok(())
-    }
-
-    /// How a decoder error reads, as [`crate::decode`] reads it.
-    fn failure(&self) -> impl Fn(ImageError) -> DecodeError + '_ {
-        decode::failure(Format::Png, &self.limits)
-    }
-}
-
-/// A `png` reader set up as the `image` crate sets up its own.
-fn png_reader(input: &Input, limits: &Limits) -> Result<png::Reader<Box<dyn Source>>, ImageError> {
-    let source = input.reader().map_err(|e| match e {
-        DecodeError::Io(e) => ImageError::IoError(e),
-        e => ImageError::IoError(std::io::Error::other(e.to_string())),
-    })?;
-    let max_bytes = usize::try_from(limits.max_alloc()).unwrap_or(usize::MAX);
-    let mut decoder = png::Decoder::new_with_limits(source, png::Limits { bytes: max_bytes });
-    decoder.set_ignore_text_chunk(false);
-    decoder.read_header_info().map_err(png_error)?;
-    decoder.set_transformations(png::Transformations::EXPAND);
-    decoder.read_info().map_err(png_error)
-}
-
-/// The next row from the `png` decoder; running out is an error.
-fn png_row(reader: &mut png::Reader<Box<dyn Source>>, out: &mut [u8]) -> Result<(), ImageError> {
-    match reader.read_row(out).map_err(png_error)? {
-        Some(_) => Ok(()),
-        None => Err(ImageError::Decoding(DecodingError::new(
-            ImageFormatHint::Exact(ImageFormat::Png),
-            "image data ended before the last row",
-        ))),
-    }
-}
-
-/// The `image` crate's reading of a `png` error, so messages match.
-fn png_error(err: png::DecodingError) -> ImageError {
-    match err {
-        png::DecodingError::IoError(e) => ImageError::IoError(e),
-        e @ png::DecodingError::Format(_) => {
-            ImageError::Decoding(DecodingError::new(ImageFormatHint::Exact(ImageFormat::Png), e))
-        }
-        e @ png::DecodingError::Parameter(_) => {
-            ImageError::Parameter(ParameterError::from_kind(ParameterErrorKind::Generic(e.to_string())))
-        }
-        png::DecodingError::LimitsExceeded => {
-            ImageError::Limits(LimitError::from_kind(LimitErrorKind::InsufficientMemory))
+    /// The next row a PNG decodes without starting over.
+    #[cfg(test)]
+    fn next_row(&self) -> u32 {
+        match &self.rows {
+            Rows::Png(rows) => rows.next_row(),
+            Rows::Tiff(_) => 0,
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use histo_core::strips;
+    use histo_core::{Layout, strips};
 
     use super::*;
     use crate::decode::decode;

@@ -184,7 +184,7 @@ pub(super) struct Started {
 pub(super) async fn open(input: Input, limits: Limits) -> Result<(Opened, Shape, Format), RunError> {
     let opened = blocking(move || stream::open(&input, &limits)).await??;
     let (shape, format) = match &opened {
-        Opened::Strips(r) => (r.shape(), Format::Png),
+        Opened::Strips(r) => (r.shape(), r.format()),
         Opened::Whole(image, format) => (image.shape(), *format),
     };
     Ok((opened, shape, format))
