@@ -47,7 +47,7 @@ pub fn open(input: &Input, limits: &Limits) -> Result<Opened, DecodeError> {
     let format = decode::guess_format(&input.head(HEAD)?)?;
     let rows = match format {
         Format::Png => PngRows::new(input.clone(), *limits)?.map(Rows::Png),
-        Format::Tiff => TiffRows::new(input, *limits)?.map(Rows::Tiff),
+        Format::Tiff => TiffRows::new(input, *limits)?.map(|rows| Rows::Tiff(Box::new(rows))),
         _ => None,
     };
     if let Some(rows) = rows {
@@ -89,7 +89,7 @@ pub struct StripReader {
 /// What decodes the rows.
 enum Rows {
     Png(PngRows),
-    Tiff(TiffRows),
+    Tiff(Box<TiffRows>),
 }
 
 impl std::fmt::Debug for StripReader {
@@ -124,7 +124,7 @@ impl StripReader {
     pub fn restart(&self) -> Result<StripReader, DecodeError> {
         let rows = match &self.rows {
             Rows::Png(rows) => Rows::Png(rows.restart()?),
-            Rows::Tiff(rows) => Rows::Tiff(rows.restart()?),
+            Rows::Tiff(rows) => Rows::Tiff(Box::new(rows.restart()?)),
         };
         Ok(StripReader { format: self.format, rows })
     }
