@@ -22,6 +22,11 @@ use crate::token_args::TokenArgs;
 use crate::zk_args::ZkArgs;
 use crate::{batch, shared_table};
 
+/// Bytes of strips local workers keep by default: an image of up to this
+/// many samples (bytes at 8 bits) is decoded once; a larger one twice, in
+/// this much memory.
+const LOCAL_HELD_BYTES: usize = 32 << 20;
+
 /// Arguments of `histo equalize`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -79,6 +84,13 @@ pub struct Args {
     /// In-process workers (default: one per core). Ignored with --zk.
     #[arg(long, env = "HISTO_THREADS")]
     threads: Option<usize>,
+
+    /// Most bytes of strips the in-process workers keep between map and
+    /// apply, all jobs together; past it the oldest are decoded again from
+    /// the input for their apply, so that memory does not grow with the
+    /// image. Ignored with --zk (each worker has its own).
+    #[arg(long, env = "HISTO_MAX_HELD_BYTES", default_value_t = LOCAL_HELD_BYTES)]
+    max_held_bytes: usize,
 
     /// Rows per strip, at most: the unit of work a worker gets (default:
     /// about a million samples). Any strip size gives the same pixels; a
@@ -219,7 +231,7 @@ async fn connect(args: &Args, jobs: usize) -> Result<Cluster> {
         }
         None => {
             let workers = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            Cluster::embedded(workers, admission, histo_server::logged_bus())?
+            Cluster::embedded_holding(workers, args.max_held_bytes, admission, histo_server::logged_bus())?
         }
     })
 }

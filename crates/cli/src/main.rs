@@ -27,6 +27,9 @@ use clap::{Parser, Subcommand};
 // Jobs allocate and free buffers of many megabytes on many threads. Under
 // sustained load glibc's per-thread arenas let the resident size creep up
 // (226 to 315 MB in two minutes); mimalloc's stays level (docs/RELIABILITY.md).
+// Its v3 (the crate's default) gives back strips freed on other threads,
+// which v2 kept: a streamed 64 MP job peaked at 78 MB instead of 189 MB
+// (docs/BENCHMARKS.md, "Big images against libvips").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -4,13 +4,16 @@
 //! A PNG is decoded in order as the map phase sends its strips (a few
 //! strips ahead, so decoding overlaps sending); a strip is held only until
 //! its map result is in, after which the worker that mapped it keeps it for
-//! apply. A strip needed again (its worker is gone or stuck, and apply runs
-//! elsewhere) is decoded again from the input, by a second reader that
-//! moves forward through the image, so a run of resends costs one pass.
+//! apply. A strip needed again (its worker is gone or stuck or dropped it to
+//! stay within its memory, and apply runs elsewhere) is decoded again from
+//! the input by a second reader. A PNG reader only moves forward: it keeps
+//! the last row it gave (the row above the next strip) and the few strips
+//! it decoded on its way to a later one, so a run of resends in about
+//! strip order costs one pass, not a pass per strip.
 //! Other formats (and interlaced PNG) are decoded whole, and strips are
 //! copied out of that image as they are sent.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -25,6 +28,9 @@ use crate::task::{StripData, TaskError};
 
 /// Strips decoded ahead of the map phase's requests.
 const AHEAD: usize = 2;
+
+/// Strips a forward-only replay keeps from its way to a later one.
+const PASSED: usize = 8;
 
 /// A job's strips, on demand.
 pub struct Feed {
@@ -48,7 +54,17 @@ enum Source {
 
 struct Rows {
     main: Mutex<Sequential>,
-    replay: Mutex<Option<StripReader>>,
+    replay: Mutex<Option<Replay>>,
+}
+
+/// The second reader, for strips needed again.
+struct Replay {
+    reader: StripReader,
+    /// The last row it gave (its index; working layout).
+    last_row: Option<(u32, Arc<Pixels>)>,
+    /// Strips a forward-only reader decoded on its way to a later one, for
+    /// a request that comes out of order (at most [`PASSED`]).
+    passed: BTreeMap<usize, StripData>,
 }
 
 struct Sequential {
@@ -190,25 +206,44 @@ impl Feed {
     /// Strip `index` decoded again from the input, not held.
     fn replay(&self, rows: &Rows, index: usize) -> Result<StripData, TaskError> {
         let mut replay = rows.replay.lock().expect("replay lock");
+        if let Some(part) = replay.as_mut().and_then(|r| r.passed.remove(&index)) {
+            return Ok(part);
+        }
         let started = Instant::now();
-        let reader = match replay.as_mut() {
+        let replay = match replay.as_mut() {
             Some(r) => r,
             None => {
                 let fresh = rows.main.lock().expect("decoder lock").reader.restart().map_err(|e| self.failed(e))?;
-                replay.insert(fresh)
+                replay.insert(Replay { reader: fresh, last_row: None, passed: BTreeMap::new() })
             }
         };
-        let strip = self.strips[index];
-        let above = if strip.y0 > 0 {
-            let row = reader.rows(strip.y0 - 1, 1).map_err(|e| self.failed(e))?;
-            Some(Arc::new(self.to_working(row)))
-        } else {
-            None
-        };
-        let samples = reader.strip(&strip).map_err(|e| self.failed(e))?;
-        let part = StripData { samples: Arc::new(self.to_working(samples)), above, mask: None };
+        // A forward-only reader decodes the strips before this one anyway.
+        if let Some(next) = replay.reader.position() {
+            for skipped in self.strips[..index].iter().filter(|s| s.y0 >= next) {
+                let part = self.replay_strip(replay, skipped)?;
+                replay.passed.insert(skipped.index, part);
+                if replay.passed.len() > PASSED {
+                    replay.passed.pop_first();
+                }
+            }
+        }
+        let part = self.replay_strip(replay, &self.strips[index])?;
         self.decoding.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
         Ok(part)
+    }
+
+    /// One strip from the replay reader, with the row above it.
+    fn replay_strip(&self, replay: &mut Replay, strip: &Strip) -> Result<StripData, TaskError> {
+        let above = match (strip.y0, &replay.last_row) {
+            (0, _) => None,
+            (y0, Some((row, pixels))) if *row + 1 == y0 => Some(pixels.clone()),
+            (y0, _) => Some(Arc::new(self.to_working(replay.reader.rows(y0 - 1, 1).map_err(|e| self.failed(e))?))),
+        };
+        let samples = self.to_working(replay.reader.strip(strip).map_err(|e| self.failed(e))?);
+        let row_len = self.plan.row_len();
+        let last = Arc::new(copy(&samples, samples.len() - row_len..samples.len()));
+        replay.last_row = Some((strip.y0 + strip.rows - 1, last));
+        Ok(StripData { samples: Arc::new(samples), above, mask: None })
     }
 
     /// A strip copied out of a whole image.
@@ -333,5 +368,51 @@ mod tests {
         assert!(failed, "a truncated image decoded");
         let err = feed.take_error().expect("the decoding error");
         assert!(matches!(err, DecodeError::Corrupt { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_forward_only_replay_keeps_the_strips_it_passed_and_does_not_start_over() {
+        let bytes = rgb_png(50, 90);
+        let plan = plan("luma");
+        let strips = strips::split(90, 12);
+        let want = expected(&bytes, &plan, &strips);
+        let feed = Arc::new(feed_of(&bytes, &plan, &strips));
+        for i in 0..strips.len() {
+            feed.for_map(i).await.unwrap();
+            feed.mapped(i);
+        }
+        assert_eq!(&feed.for_resend(10).await.unwrap(), &want[10]);
+        let Source::Rows(rows) = &feed.source else { panic!("a PNG is read by rows") };
+        let replay = || rows.replay.lock().unwrap();
+        let passed: Vec<usize> = replay().as_ref().unwrap().passed.keys().copied().collect();
+        assert_eq!(passed, (10 - PASSED..10).collect::<Vec<_>>());
+        for i in [9, 3, 2, 11] {
+            assert_eq!(&feed.for_resend(i).await.unwrap(), &want[i], "resent strip {i}");
+        }
+        // Strips 9, 3 and 2 came from what it passed, 11 from where it was.
+        assert_eq!(replay().as_ref().unwrap().reader.position(), Some(90));
+        assert_eq!(replay().as_ref().unwrap().passed.keys().copied().collect::<Vec<_>>(), [4, 5, 6, 7, 8]);
+    }
+
+    #[tokio::test]
+    async fn a_tiff_is_resent_from_any_strip() {
+        let data: Vec<u8> = (0..50 * 90 * 3).map(|i| (i * 11 % 251) as u8).collect();
+        let image = Image::new(50, 90, Layout::Rgb, Pixels::U8(data)).unwrap();
+        let mut tiff = std::io::Cursor::new(Vec::new());
+        histo_codec::encode(&image, histo_codec::Format::Tiff, &png::Settings::default(), &mut tiff).unwrap();
+        let bytes = tiff.into_inner();
+        let plan = plan("luma");
+        let strips = strips::split(90, 9);
+        let want = expected(&bytes, &plan, &strips);
+        let feed = Arc::new(feed_of(&bytes, &plan, &strips));
+        for i in 0..strips.len() {
+            assert_eq!(&feed.for_map(i).await.unwrap(), &want[i], "strip {i}");
+            feed.mapped(i);
+        }
+        for i in [8, 2, 7, 0, 4] {
+            assert_eq!(&feed.for_resend(i).await.unwrap(), &want[i], "resent strip {i}");
+        }
+        let Source::Rows(rows) = &feed.source else { panic!("a TIFF is read by rows") };
+        assert!(rows.replay.lock().unwrap().as_ref().unwrap().passed.is_empty(), "nothing decoded on the way");
     }
 }

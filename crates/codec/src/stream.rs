@@ -150,12 +150,12 @@ impl StripReader {
         self.rows(strip.y0, strip.rows)
     }
 
-    /// The next row a PNG decodes without starting over.
-    #[cfg(test)]
-    fn next_row(&self) -> u32 {
+    /// For a reader that decodes in order (PNG), the next row it gives
+    /// without starting over; None for one that reads any row (TIFF).
+    pub fn position(&self) -> Option<u32> {
         match &self.rows {
-            Rows::Png(rows) => rows.next_row(),
-            Rows::Tiff(_) => 0,
+            Rows::Png(rows) => Some(rows.next_row()),
+            Rows::Tiff(_) => None,
         }
     }
 }
@@ -395,7 +395,7 @@ mod tests {
         let Opened::Strips(mut reader) = open(&Input::from(bytes), &Limits::CLI).unwrap() else { panic!() };
         let row = |y: usize| &all[y * 30..(y + 1) * 30];
         assert_eq!(reader.rows(40, 2).unwrap(), Pixels::U16([row(40), row(41)].concat()));
-        assert_eq!(reader.next_row(), 42);
+        assert_eq!(reader.position(), Some(42));
         assert_eq!(reader.rows(3, 1).unwrap(), Pixels::U16(row(3).to_vec()));
         assert_eq!(reader.rows(49, 1).unwrap(), Pixels::U16(row(49).to_vec()));
         assert!(reader.rows(49, 2).is_err(), "past the last row");

@@ -45,6 +45,7 @@ use crate::events::{ConnectionState, CoordinatorKind, Event, EventBus, Phase};
 use crate::member::{MasterInfo, WorkerInfo, new_member_id};
 use crate::record::{JobId, JobRecord, JobState, JobStore};
 use crate::scheduler::SchedulerConfig;
+use crate::worker::DEFAULT_HELD_BYTES;
 
 /// What the caller wants done with an image.
 #[derive(Clone, Debug, Default)]
@@ -149,10 +150,23 @@ struct Inner {
 
 impl Cluster {
     /// The all-in-one cluster of `histo serve` and local `histo equalize`:
-    /// an embedded coordinator and `workers` in-process workers.
+    /// an embedded coordinator and `workers` in-process workers, each
+    /// holding up to [`DEFAULT_HELD_BYTES`] of strips between map and apply.
     pub fn embedded(workers: usize, admission: Admission, events: EventBus) -> Result<Cluster, RunError> {
+        Cluster::embedded_holding(workers, workers.max(1) * DEFAULT_HELD_BYTES, admission, events)
+    }
+
+    /// [`Cluster::embedded`] whose workers hold at most `max_held` bytes of
+    /// strips between them; past it, the oldest are dropped and decoded
+    /// again from the input for their apply.
+    pub fn embedded_holding(
+        workers: usize,
+        max_held: usize,
+        admission: Admission,
+        events: EventBus,
+    ) -> Result<Cluster, RunError> {
         let id = new_member_id("master");
-        let coordinator = Arc::new(Embedded::new(&id, workers));
+        let coordinator = Arc::new(Embedded::new(&id, workers, max_held));
         events.publish(Event::connection(CoordinatorKind::Embedded, ConnectionState::Connected));
         Ok(Cluster::with(id, coordinator, None, admission, events))
     }

@@ -9,7 +9,7 @@ use crate::link::WorkerLink;
 use crate::member::{MasterInfo, WorkerInfo};
 use crate::record::JobRecord;
 use crate::scheduler::WorkerSource;
-use crate::worker::{DEFAULT_HELD_BYTES, WorkerCore};
+use crate::worker::WorkerCore;
 
 /// A single-process cluster.
 pub struct Embedded {
@@ -25,10 +25,12 @@ pub struct Embedded {
 pub const LOCAL_SLOTS: usize = 2;
 
 impl Embedded {
-    /// A cluster of `workers` in-process workers with [`LOCAL_SLOTS`] slots each.
-    pub fn new(master_id: &str, workers: usize) -> Self {
-        let cores = (0..workers.max(1))
-            .map(|i| Arc::new(WorkerCore::new(format!("embedded-{i}"), LOCAL_SLOTS, DEFAULT_HELD_BYTES)))
+    /// A cluster of `workers` in-process workers with [`LOCAL_SLOTS`] slots
+    /// each, holding at most `max_held` bytes of strips between them.
+    pub fn new(master_id: &str, workers: usize, max_held: usize) -> Self {
+        let workers = workers.max(1);
+        let cores = (0..workers)
+            .map(|i| Arc::new(WorkerCore::new(format!("embedded-{i}"), LOCAL_SLOTS, max_held / workers)))
             .collect();
         Embedded::with_cores(master_id, cores)
     }

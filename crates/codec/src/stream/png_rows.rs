@@ -99,7 +99,6 @@ impl PngRows {
     }
 
     /// The next row the decoder gives without starting over.
-    #[cfg(test)]
     pub(crate) fn next_row(&self) -> u32 {
         self.next
     }
