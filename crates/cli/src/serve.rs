@@ -35,9 +35,19 @@ pub struct Args {
     #[arg(long, env = "HISTO_MAX_QUEUED", default_value_t = Admission::default().max_waiting)]
     max_queued: usize,
 
+    /// Most bytes of strips the in-process workers keep between map and
+    /// apply, all jobs together; past it the oldest are decoded again from
+    /// their upload for their apply.
+    #[arg(long, env = "HISTO_MAX_HELD_BYTES", default_value_t = SERVE_HELD_BYTES)]
+    max_held_bytes: usize,
+
     #[command(flatten)]
     server: ServerArgs,
 }
+
+/// Bytes of strips `serve`'s workers keep by default: enough for the jobs
+/// of a busy server to be decoded once.
+const SERVE_HELD_BYTES: usize = 1 << 30;
 
 /// Options of every command that serves the HTTP API (`serve`, `master`).
 /// The token comes from `HISTO_TOKEN` or `--token-file`; it is never a flag,
@@ -161,8 +171,8 @@ pub async fn run(args: Args) -> Result<()> {
         bail!("--workers must be at least 1");
     }
     let admission = Admission { max_running: args.max_running.max(1), max_waiting: args.max_queued };
-    let cluster =
-        Cluster::embedded(workers, admission, histo_server::logged_bus()).context("cannot start the workers")?;
+    let cluster = Cluster::embedded_holding(workers, args.max_held_bytes, admission, histo_server::logged_bus())
+        .context("cannot start the workers")?;
     let (token, generated) = args.server.token_or_new()?;
     run_server(args.listen, args.server.config(cluster, token), generated, "serve").await
 }

@@ -405,8 +405,8 @@ mod tests {
         let strips = strips::split(90, 9);
         let want = expected(&bytes, &plan, &strips);
         let feed = Arc::new(feed_of(&bytes, &plan, &strips));
-        for i in 0..strips.len() {
-            assert_eq!(&feed.for_map(i).await.unwrap(), &want[i], "strip {i}");
+        for (i, strip) in want.iter().enumerate() {
+            assert_eq!(&feed.for_map(i).await.unwrap(), strip, "strip {i}");
             feed.mapped(i);
         }
         for i in [8, 2, 7, 0, 4] {

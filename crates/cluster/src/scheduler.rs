@@ -156,20 +156,30 @@ where
             freed.as_mut().enable();
         }
         let threshold = (!durations.is_empty()).then(|| straggler_threshold(config, &mut durations));
-        let stuck = |owner: &str, state: &[TaskState]| {
-            threshold.is_some_and(|t| {
-                state.iter().flat_map(|s| &s.running).any(|(w, since)| w == owner && since.elapsed() > t)
-            })
-        };
+        let now = Instant::now();
+        // Workers with an attempt running past the threshold, found once a
+        // round: a job has thousands of tasks, and each may ask.
+        let stuck: HashSet<String> = threshold.map_or_else(HashSet::new, |t| {
+            state
+                .iter()
+                .flat_map(|s| &s.running)
+                .filter(|(_, since)| now.duration_since(*since) > t)
+                .map(|(w, _)| w.clone())
+                .collect()
+        });
         let mut waiting = VecDeque::new();
-        while let Some(task) = pending.pop_front() {
+        // Once every worker is full, the tasks left cannot start this round.
+        let room = |workers: &[Arc<WorkerLink>]| workers.iter().any(|w| w.in_flight() < w.slots());
+        while room(&workers)
+            && let Some(task) = pending.pop_front()
+        {
             let preferred = affinity.get(task).and_then(|a| a.as_deref());
             let s = &state[task];
             let owner = preferred.filter(|p| !s.resend && workers.iter().any(|w| w.id() == *p));
             let chosen = match owner {
                 Some(p) => pick(&workers, Some(p), &s.running)
                     .filter(|w| w.id() == p)
-                    .or_else(|| if stuck(p, &state) { pick(&workers, None, &s.running) } else { None }),
+                    .or_else(|| if stuck.contains(p) { pick(&workers, None, &s.running) } else { None }),
                 None => pick(&workers, preferred, &s.running),
             };
             let Some(worker) = chosen else {
@@ -191,7 +201,7 @@ where
         // Back up stragglers on workers left free.
         if let Some(threshold) = threshold {
             for (task, s) in state.iter_mut().enumerate() {
-                let slow = s.started.is_some_and(|t| t.elapsed() > threshold);
+                let slow = s.started.is_some_and(|t| now.duration_since(t) > threshold);
                 if !s.done
                     && !s.backed_up
                     && s.running.len() == 1
@@ -317,8 +327,8 @@ fn pick(
 }
 
 fn straggler_threshold(config: &SchedulerConfig, durations: &mut [Duration]) -> Duration {
-    durations.sort_unstable();
-    let median = durations[durations.len() / 2];
+    let middle = durations.len() / 2;
+    let (_, &mut median, _) = durations.select_nth_unstable(middle);
     median.mul_f64(config.straggler_factor).max(config.straggler_min)
 }
 

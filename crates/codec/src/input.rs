@@ -47,6 +47,10 @@ impl<T: BufRead + Seek + Send> Source for T {}
 /// on a system call.
 const FILE_BUFFER: usize = 256 * 1024;
 
+/// Read buffer for a seeking decoder: enough for a directory's entries;
+/// reads larger than it go straight to the file.
+const SEEKING_BUFFER: usize = 8 * 1024;
+
 impl Input {
     /// A file input; fails if the file cannot be opened or is not a file.
     pub fn file(path: impl Into<PathBuf>) -> io::Result<Input> {
@@ -72,8 +76,20 @@ impl Input {
         self.len() == 0
     }
 
-    /// A reader from its first byte.
+    /// A reader from its first byte, buffered for decoders that read in
+    /// small pieces (PNG).
     pub(crate) fn reader(&self) -> Result<Box<dyn Source>, DecodeError> {
+        self.reader_with(FILE_BUFFER)
+    }
+
+    /// A reader for decoders that seek to each chunk and read it whole
+    /// (TIFF): a seek empties a buffer, so a large one would read ahead for
+    /// nothing at every chunk.
+    pub(crate) fn seeking_reader(&self) -> Result<Box<dyn Source>, DecodeError> {
+        self.reader_with(SEEKING_BUFFER)
+    }
+
+    fn reader_with(&self, buffer: usize) -> Result<Box<dyn Source>, DecodeError> {
         match self {
             Input::Memory(b) => Ok(Box::new(Cursor::new(b.clone()))),
             Input::File(f) => {
@@ -85,7 +101,7 @@ impl Input {
                         f.path.display()
                     ))));
                 }
-                Ok(Box::new(BufReader::with_capacity(FILE_BUFFER, file)))
+                Ok(Box::new(BufReader::with_capacity(buffer, file)))
             }
         }
     }

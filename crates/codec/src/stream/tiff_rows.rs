@@ -43,7 +43,7 @@ impl TiffRows {
         super::check_header(input, Format::Tiff, &limits)?;
         let fail = decode::failure(Format::Tiff, &limits);
         let tiff = |e: TiffError| fail(image_error(e));
-        let mut decoder = Decoder::new(input.reader()?).map_err(tiff)?.with_limits(tiff_limits(&limits));
+        let mut decoder = Decoder::new(input.seeking_reader()?).map_err(tiff)?.with_limits(tiff_limits(&limits));
         let (width, height) = decoder.dimensions().map_err(tiff)?;
         let (layout, depth) = match decoder.colortype().map_err(tiff)? {
             ColorType::Gray(8) => (Layout::Gray, Depth::U8),
@@ -77,7 +77,7 @@ impl TiffRows {
 
     /// A fresh reader of the same input (its own file handle).
     pub(crate) fn restart(&self) -> Result<TiffRows, DecodeError> {
-        let decoder = Decoder::new(self.input.reader()?).map_err(|e| self.failure(e))?;
+        let decoder = Decoder::new(self.input.seeking_reader()?).map_err(|e| self.failure(e))?;
         Ok(TiffRows {
             input: self.input.clone(),
             decoder: decoder.with_limits(tiff_limits(&self.limits)),
