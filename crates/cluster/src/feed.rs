@@ -221,7 +221,9 @@ impl Feed {
         };
         // A forward-only reader decodes the strips before this one anyway.
         if let Some(next) = replay.reader.position() {
-            for skipped in self.strips[..index].iter().filter(|s| s.y0 >= next) {
+            // Strips are in row order: those ahead of the reader start here.
+            let ahead = self.strips.partition_point(|s| s.y0 < next).min(index);
+            for skipped in &self.strips[ahead..index] {
                 let part = self.replay_strip(replay, skipped)?;
                 replay.passed.insert(skipped.index, part);
                 if replay.passed.len() > PASSED {

@@ -43,7 +43,7 @@ impl TiffRows {
         super::check_header(input, Format::Tiff, &limits)?;
         let fail = decode::failure(Format::Tiff, &limits);
         let tiff = |e: TiffError| fail(image_error(e));
-        let mut decoder = Decoder::new(input.seeking_reader()?).map_err(tiff)?.with_limits(tiff_limits(&limits));
+        let mut decoder = open_decoder(input, &limits)?;
         let (width, height) = decoder.dimensions().map_err(tiff)?;
         let (layout, depth) = match decoder.colortype().map_err(tiff)? {
             ColorType::Gray(8) => (Layout::Gray, Depth::U8),
@@ -77,10 +77,9 @@ impl TiffRows {
 
     /// A fresh reader of the same input (its own file handle).
     pub(crate) fn restart(&self) -> Result<TiffRows, DecodeError> {
-        let decoder = Decoder::new(self.input.seeking_reader()?).map_err(|e| self.failure(e))?;
         Ok(TiffRows {
             input: self.input.clone(),
-            decoder: decoder.with_limits(tiff_limits(&self.limits)),
+            decoder: open_decoder(&self.input, &self.limits)?,
             band: None,
             ..*self
         })
@@ -166,6 +165,13 @@ fn place<T: Copy>(band: &mut [T], chunk: &[T], row_len: usize, x0: usize, chunk_
         dst[x0..x0 + chunk_len].copy_from_slice(src);
     }
     true
+}
+
+/// A `tiff` decoder of `input` at its first image, within `limits`.
+fn open_decoder(input: &Input, limits: &Limits) -> Result<Decoder<Box<dyn Source>>, DecodeError> {
+    let decoder =
+        Decoder::new(input.seeking_reader()?).map_err(|e| decode::failure(Format::Tiff, limits)(image_error(e)))?;
+    Ok(decoder.with_limits(tiff_limits(limits)))
 }
 
 /// The `tiff` decoder's limits: a chunk may take what the whole image may.
