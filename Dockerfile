@@ -31,6 +31,12 @@ COPY . .
 
 # Registry and target dir live in BuildKit cache mounts, so rebuilds after a
 # source change only recompile the crates that changed.
+# nasm: libjpeg-turbo's SIMD, which the mozjpeg crate builds from source
+# (unpinned: whatever the builder's Debian release ships).
+# hadolint ignore=DL3008
+RUN apt-get update -qq \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nasm \
+ && rm -rf /var/lib/apt/lists/*
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
     cargo build --release --locked -p histo-cli \

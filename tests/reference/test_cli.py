@@ -52,6 +52,12 @@ def test_version_and_help(histo):
         assert flag in help_text
 
 
+def bmp_declaring(width, height):
+    """A BMP header for a 24-bit image, and no pixels: BMP is decoded whole."""
+    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 24, 0, 0, 2835, 2835, 0, 0)
+    return b"BM" + struct.pack("<IHHI", 54 + 16, 0, 0, 54) + info + bytes(16)
+
+
 def png_declaring(width, height):
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
@@ -72,7 +78,9 @@ BAD_INPUTS = {
     "text": (lambda p: b"just some text\n", "not a supported image"),
     "empty": (lambda p: b"", "input is empty"),
     "gif": (lambda p: gif_bytes(), "not a supported image"),
-    "bomb": (lambda p: png_declaring(200_000, 200_000), "exceeds the limits"),
+    # A file's PNG is read a strip at a time, so only a side past 2²⁰ is a bomb.
+    "bomb": (lambda p: png_declaring(2_000_000, 2_000_000), "exceeds the limits"),
+    "bomb decoded whole": (lambda p: bmp_declaring(40_000, 40_000), "--max-whole-pixels"),
     "zero width": (lambda p: png_declaring(0, 10), "png"),
     "corrupt jpeg": (lambda p: b"\xff\xd8\xff\xe0" + b"\x00" * 100, "jpeg"),
 }

@@ -132,3 +132,50 @@ def test_clahe_luma_within_one_of_opencv(histo, tmp_path):
     ycrcb = cv2.cvtColor(img, cv2.COLOR_BGR2YCrCb)
     ycrcb[:, :, 0] = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(np.ascontiguousarray(ycrcb[:, :, 0]))
     assert max_diff(out, cv2.cvtColor(ycrcb, cv2.COLOR_YCrCb2BGR)) <= 1
+
+
+def photo_like(h, w, seed):
+    """Smooth shading, edges and sensor noise: what a camera's JPEG holds."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    base = 90 + 40 * np.sin(x / 37.0) * np.cos(y / 23.0) + 25 * ((x // 61 + y // 47) % 2)
+    bgr = np.dstack([base + 10 * np.sin(y / 11.0), base, base - 15 * np.cos(x / 13.0)])
+    return np.clip(bgr + rng.normal(0, 6, bgr.shape), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("progressive", [0, 1])
+@pytest.mark.parametrize("colour", [False, True])
+def test_jpeg_input_decodes_to_opencvs_pixels(histo, tmp_path, colour, progressive):
+    """libjpeg-turbo decodes for both, so equalizing a JPEG gives OpenCV's
+    result bit for bit, baseline or progressive, 4:2:0 chroma included."""
+    img = photo_like(301, 419, seed=11)
+    img = img if colour else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    src, dst = tmp_path / "in.jpg", tmp_path / "out.png"
+    assert cv2.imwrite(str(src), img, [cv2.IMWRITE_JPEG_QUALITY, 85, cv2.IMWRITE_JPEG_PROGRESSIVE, progressive])
+    histo("equalize", src, "-o", dst, "--mode", "rgb" if colour else "gray", "--strip-rows", 16)
+    decoded = cv2.imread(str(src), cv2.IMREAD_UNCHANGED)
+    want = (
+        np.dstack([cv2.equalizeHist(np.ascontiguousarray(decoded[:, :, c])) for c in range(3)])
+        if colour
+        else cv2.equalizeHist(decoded)
+    )
+    np.testing.assert_array_equal(cv2.imread(str(dst), cv2.IMREAD_UNCHANGED), want)
+
+
+@pytest.mark.parametrize("colour", [False, True])
+def test_jpeg_output_is_libjpeg_turbos_at_quality_92(histo, tmp_path, colour):
+    """Written row by row, the output holds what OpenCV's libjpeg-turbo
+    writes for the equalized image at quality 92 with full-resolution
+    chroma: the same pixels once decoded."""
+    img = photo_like(240, 320, seed=12)
+    img = img if colour else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    src, dst = tmp_path / "in.png", tmp_path / "out.jpg"
+    cv2.imwrite(str(src), img)
+    histo("equalize", src, "-o", dst, "--mode", "rgb" if colour else "gray", "--strip-rows", 7)
+    planes = [img[:, :, c] for c in range(3)] if colour else [img]
+    want = np.dstack([cv2.equalizeHist(np.ascontiguousarray(p)) for p in planes]).squeeze()
+    params = [cv2.IMWRITE_JPEG_QUALITY, 92, cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444]
+    ok, theirs = cv2.imencode(".jpg", want, params)
+    assert ok
+    flag = cv2.IMREAD_COLOR if colour else cv2.IMREAD_GRAYSCALE
+    np.testing.assert_array_equal(cv2.imread(str(dst), flag), cv2.imdecode(theirs, flag))

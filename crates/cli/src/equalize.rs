@@ -124,9 +124,17 @@ pub struct LimitArgs {
     #[arg(long, env = "HISTO_MAX_HEIGHT", default_value_t = Limits::CLI.max_height)]
     max_height: u32,
 
-    /// Most pixels (width × height) accepted.
+    /// Most pixels (width × height) accepted in an image read a strip at a
+    /// time (PNG, JPEG and most TIFF from a file), whose memory does not
+    /// grow with it.
     #[arg(long, env = "HISTO_MAX_PIXELS", default_value_t = Limits::CLI.max_pixels)]
     max_pixels: u64,
+
+    /// Most pixels accepted in an image that must be decoded whole (WebP,
+    /// BMP, interlaced PNG, CMYK JPEG, TIFF that needs a conversion), whose
+    /// memory grows with it.
+    #[arg(long, env = "HISTO_MAX_WHOLE_PIXELS", default_value_t = Limits::CLI.max_whole_pixels)]
+    max_whole_pixels: u64,
 }
 
 impl LimitArgs {
@@ -137,6 +145,7 @@ impl LimitArgs {
             max_width: self.max_width,
             max_height: self.max_height,
             max_pixels: self.max_pixels,
+            max_whole_pixels: self.max_whole_pixels,
         }
     }
 }

@@ -108,6 +108,8 @@ impl ServerArgs {
             max_width: self.max_width,
             max_height: self.max_height,
             max_pixels: self.max_pixels,
+            // Uploads are held in memory anyway: one bound for all.
+            max_whole_pixels: self.max_pixels,
         }
     }
 

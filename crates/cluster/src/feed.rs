@@ -1,17 +1,17 @@
 //! Where a job's strips come from on the master, so that it never holds the
 //! whole image when it need not.
 //!
-//! A PNG or a TIFF is decoded in order as the map phase sends its strips (a few
+//! A PNG, a JPEG or a TIFF is decoded in order as the map phase sends its strips (a few
 //! strips ahead, so decoding overlaps sending); a strip is held only until
 //! its map result is in, after which the worker that mapped it keeps it for
 //! apply. A strip needed again (its worker is gone or stuck or dropped it to
 //! stay within its memory, and apply runs elsewhere) is decoded again from
-//! the input by a second reader. A PNG reader only moves forward: it keeps
+//! the input by a second reader. A PNG or JPEG reader only moves forward: it keeps
 //! the last row it gave (the row above the next strip) and the few strips
 //! it decoded on its way to a later one, so a run of resends in about
 //! strip order costs one pass, not a pass per strip.
 //! A TIFF reader reads any band, so it neither keeps nor starts over.
-//! Other formats (interlaced PNG, JPEG, WebP, BMP, TIFF that needs a
+//! Other formats (interlaced PNG, CMYK JPEG, WebP, BMP, TIFF that needs a
 //! conversion) are decoded whole, and strips are copied out of that image
 //! as they are sent.
 

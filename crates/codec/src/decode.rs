@@ -73,19 +73,25 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<(Image, Format), DecodeEr
         return Err(DecodeError::TooLarge { limit: limits.max_input_bytes });
     }
     let format = guess_format(bytes)?;
+    let whole = limits.whole();
     let fail = failure(format, limits);
     let reader = || {
         let mut r = ImageReader::with_format(Cursor::new(bytes), format.to_image());
-        r.limits(image_limits(limits));
+        r.limits(image_limits(&whole));
         r
     };
     // The header alone first: a bomb is refused before any pixel is decoded.
     let (width, height) = reader().into_dimensions().map_err(&fail)?;
-    check_dimensions(width, height, limits)?;
+    check_whole_dimensions(width, height, limits)?;
     // The JPEG decoder is lenient, as browsers are: it fills what a file
     // lacks with gray. A file cut short is refused instead of equalized.
     if format == Format::Jpeg && !jpeg_is_complete(bytes) {
         return Err(DecodeError::Corrupt { format, reason: "truncated: no end-of-image marker after the scan".into() });
+    }
+    if format == Format::Jpeg
+        && let Some(image) = crate::stream::jpeg_rows::decode_whole(bytes, &whole)?
+    {
+        return Ok((image, format));
     }
     let decoded = reader().decode().map_err(fail)?;
     Ok((from_dynamic(decoded), format))
@@ -158,8 +164,29 @@ pub(crate) fn check_dimensions(width: u32, height: u32, limits: &Limits) -> Resu
     Ok(())
 }
 
+/// As [`check_dimensions`], for an image decoded whole: over
+/// `max_whole_pixels` is refused too, and the error says so.
+pub(crate) fn check_whole_dimensions(width: u32, height: u32, limits: &Limits) -> Result<(), DecodeError> {
+    check_dimensions(width, height, limits)?;
+    if u64::from(width) * u64::from(height) > limits.max_whole_pixels {
+        let limits = format!(
+            "at most {} pixels for an image decoded whole, not read a strip at a time (--max-whole-pixels)",
+            limits.max_whole_pixels
+        );
+        return Err(DecodeError::Dimensions { width, height, limits });
+    }
+    Ok(())
+}
+
 fn describe(l: &Limits) -> String {
-    format!("at most {}x{} and {} pixels", l.max_width, l.max_height, l.max_pixels)
+    format!(
+        "at most {}x{}, {} pixels read a strip at a time and {} decoded whole \
+         (--max-width, --max-height, --max-pixels, --max-whole-pixels)",
+        l.max_width,
+        l.max_height,
+        l.max_pixels,
+        l.max_pixels.min(l.max_whole_pixels)
+    )
 }
 
 /// Converts the decoder's image into histo's, keeping depth and alpha.

@@ -1,8 +1,9 @@
 //! Encoding an [`Image`] into any supported format.
 //!
-//! PNG uses histo's strip-parallel encoder and TIFF its striped writer
-//! ([`crate::tiff_writer`]); the other formats use the `image` crate's encoders, after bringing the image into a form the format
-//! can hold (JPEG and BMP and WebP take 8-bit only, JPEG takes no alpha).
+//! PNG uses histo's strip-parallel encoder, TIFF and JPEG their row
+//! writers ([`crate::tiff_writer`], [`crate::jpeg_writer`]); BMP and WebP
+//! use the `image` crate's encoders, after bringing the image into a form
+//! the format can hold (8-bit only).
 
 use std::io::{self, Seek, Write};
 
@@ -10,7 +11,7 @@ use histo_core::{Image, Layout, Pixels};
 use image::{DynamicImage, ImageBuffer};
 
 use crate::format::Format;
-use crate::{png, tiff_writer};
+use crate::{jpeg_writer, png, tiff_writer};
 
 /// Why an image could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -29,7 +30,7 @@ pub enum EncodeError {
 }
 
 /// JPEG quality: visually lossless for equalized photographs.
-const JPEG_QUALITY: u8 = 92;
+pub const JPEG_QUALITY: u8 = 92;
 
 /// Writes `image` as `format`.
 pub fn encode(image: &Image, format: Format, png: &png::Settings, out: impl Write + Seek) -> Result<(), EncodeError> {
@@ -41,19 +42,18 @@ pub fn encode(image: &Image, format: Format, png: &png::Settings, out: impl Writ
         tiff_writer::write(&mut out, &image.shape(), [image.pixels()])?;
         return Ok(out.flush()?);
     }
+    if format == Format::Jpeg {
+        let mut out = io::BufWriter::with_capacity(1 << 20, out);
+        jpeg_writer::write(&mut out, &image.shape(), JPEG_QUALITY, [image.pixels()])?;
+        return Ok(out.flush()?);
+    }
     let dynamic = to_dynamic(image, format);
     let fail = |e: image::ImageError| match e {
         image::ImageError::IoError(e) => EncodeError::Io(e),
         e => EncodeError::Encoder { format, reason: e.to_string() },
     };
     let mut out = io::BufWriter::with_capacity(1 << 20, out);
-    match format {
-        Format::Jpeg => {
-            let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY);
-            dynamic.write_with_encoder(encoder).map_err(fail)?
-        }
-        _ => dynamic.write_to(&mut out, format.to_image()).map_err(fail)?,
-    }
+    dynamic.write_to(&mut out, format.to_image()).map_err(fail)?;
     out.flush()?;
     Ok(())
 }
@@ -75,10 +75,8 @@ fn to_dynamic(image: &Image, format: Format) -> DynamicImage {
     };
     let gray = !image.layout().is_color();
     match format {
-        // PNG and TIFF have their own encoders.
-        Format::Png | Format::Tiff => dynamic,
-        Format::Jpeg if gray => DynamicImage::ImageLuma8(dynamic.into_luma8()),
-        Format::Jpeg => DynamicImage::ImageRgb8(dynamic.into_rgb8()),
+        // PNG, TIFF and JPEG have their own encoders.
+        Format::Png | Format::Tiff | Format::Jpeg => dynamic,
         Format::Bmp | Format::WebP => match (gray, image.layout().has_alpha()) {
             (true, false) if format == Format::Bmp => DynamicImage::ImageLuma8(dynamic.into_luma8()),
             (_, true) => DynamicImage::ImageRgba8(dynamic.into_rgba8()),

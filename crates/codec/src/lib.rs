@@ -7,16 +7,18 @@
 //! explicit [`Format`] ([`encode`]); PNG goes through [`png`], which the
 //! cluster can also drive strip by strip.
 //!
-//! A PNG or a TIFF can also be decoded strip by strip ([`stream`]), from
+//! A PNG, a JPEG or a TIFF can also be decoded strip by strip ([`stream`]), from
 //! memory or from a file ([`Input`]), so that a master never holds the whole
 //! image (a PNG's plain image data is inflated by zlib-rs, `idat`), and a
-//! TIFF written from its rows in order ([`tiff_writer`]).
+//! TIFF written from its rows in order ([`tiff_writer`]). A JPEG is decoded
+//! and written row by row through libjpeg-turbo's API ([`jpeg_writer`]).
 
 pub mod decode;
 pub mod encode;
 pub mod format;
 mod idat;
 pub mod input;
+pub mod jpeg_writer;
 pub mod limits;
 pub mod png;
 pub mod stream;

@@ -4,22 +4,25 @@
 //! [`StripReader`] that decodes rows on demand, or, for what cannot be read
 //! row by row, the image decoded whole.
 //!
-//! Rows come from a non-interlaced PNG (`png_rows`: in order, starting over
-//! for a row already given) or a TIFF of strips or tiles (`tiff_rows`: any
-//! band by its offset). Interlaced PNG, the TIFF layouts that need a
-//! conversion, JPEG, WebP and BMP are decoded whole.
+//! Rows come from a non-interlaced PNG (`png_rows`) or a JPEG (`jpeg_rows`),
+//! in order, starting over for a row already given, or from a TIFF of
+//! strips or tiles (`tiff_rows`: any band by its offset). Interlaced PNG,
+//! CMYK JPEG, the TIFF layouts that need a conversion, WebP and BMP are
+//! decoded whole.
 
+pub(crate) mod jpeg_rows;
 mod png_rows;
 mod tiff_rows;
 
 use histo_core::strips::Strip;
 use histo_core::{Image, Pixels, Shape};
-use image::{ImageFormat, ImageReader};
+use image::ImageReader;
 
 use crate::decode::{self, DecodeError};
 use crate::format::Format;
 use crate::input::Input;
 use crate::limits::Limits;
+use jpeg_rows::JpegRows;
 use png_rows::PngRows;
 use tiff_rows::TiffRows;
 
@@ -35,8 +38,9 @@ pub enum Opened {
 const HEAD: usize = 64;
 
 /// Opens `input`: the checks of [`crate::decode`] (size, format, header,
-/// dimensions) first, then a row reader for a non-interlaced PNG or a TIFF
-/// that needs no conversion, or the whole image for anything else.
+/// dimensions) first, then a row reader for a non-interlaced PNG, a gray or
+/// colour JPEG or a TIFF that needs no conversion, or the whole image for
+/// anything else.
 pub fn open(input: &Input, limits: &Limits) -> Result<Opened, DecodeError> {
     if input.is_empty() {
         return Err(DecodeError::Empty);
@@ -48,11 +52,15 @@ pub fn open(input: &Input, limits: &Limits) -> Result<Opened, DecodeError> {
     let rows = match format {
         Format::Png => PngRows::new(input.clone(), *limits)?.map(Rows::Png),
         Format::Tiff => TiffRows::new(input, *limits)?.map(|rows| Rows::Tiff(Box::new(rows))),
+        Format::Jpeg => JpegRows::new(input, limits)?.map(Rows::Jpeg),
         _ => None,
     };
     if let Some(rows) = rows {
         return Ok(Opened::Strips(Box::new(StripReader { format, rows })));
     }
+    // Refused on its header, before a byte more of it is read.
+    let (width, height) = check_header(input, format, limits)?;
+    decode::check_whole_dimensions(width, height, limits)?;
     let (image, format) = decode::decode(&input.bytes(limits)?, limits)?;
     Ok(Opened::Whole(image, format))
 }
@@ -60,8 +68,7 @@ pub fn open(input: &Input, limits: &Limits) -> Result<Opened, DecodeError> {
 /// The header as the whole-image decoder reads it, with the same limits and
 /// the same errors: the image's width and height.
 fn check_header(input: &Input, format: Format, limits: &Limits) -> Result<(u32, u32), DecodeError> {
-    let image_format = if format == Format::Png { ImageFormat::Png } else { ImageFormat::Tiff };
-    let mut header = ImageReader::with_format(input.reader()?, image_format);
+    let mut header = ImageReader::with_format(input.reader()?, format.to_image());
     header.limits(decode::image_limits(limits));
     let (width, height) = header.into_dimensions().map_err(decode::failure(format, limits))?;
     decode::check_dimensions(width, height, limits)?;
@@ -90,6 +97,7 @@ pub struct StripReader {
 enum Rows {
     Png(PngRows),
     Tiff(Box<TiffRows>),
+    Jpeg(JpegRows),
 }
 
 impl std::fmt::Debug for StripReader {
@@ -107,6 +115,7 @@ impl StripReader {
         match &self.rows {
             Rows::Png(rows) => rows.shape(),
             Rows::Tiff(rows) => rows.shape(),
+            Rows::Jpeg(rows) => rows.shape(),
         }
     }
 
@@ -125,6 +134,7 @@ impl StripReader {
         let rows = match &self.rows {
             Rows::Png(rows) => Rows::Png(rows.restart()?),
             Rows::Tiff(rows) => Rows::Tiff(Box::new(rows.restart()?)),
+            Rows::Jpeg(rows) => Rows::Jpeg(rows.restart()?),
         };
         Ok(StripReader { format: self.format, rows })
     }
@@ -142,6 +152,7 @@ impl StripReader {
         match &mut self.rows {
             Rows::Png(r) => r.rows(y0, rows),
             Rows::Tiff(r) => r.rows(y0, rows),
+            Rows::Jpeg(r) => r.rows(y0, rows),
         }
     }
 
@@ -150,11 +161,12 @@ impl StripReader {
         self.rows(strip.y0, strip.rows)
     }
 
-    /// For a reader that decodes in order (PNG), the next row it gives
-    /// without starting over; None for one that reads any row (TIFF).
+    /// For a reader that decodes in order (PNG, JPEG), the next row it
+    /// gives without starting over; None for one that reads any row (TIFF).
     pub fn position(&self) -> Option<u32> {
         match &self.rows {
             Rows::Png(rows) => Some(rows.next_row()),
+            Rows::Jpeg(rows) => Some(rows.next_row()),
             Rows::Tiff(_) => None,
         }
     }

@@ -43,8 +43,13 @@ pub use wording::logged_bus;
 
 /// Decoding limits of the web service: smaller than the command line's, as
 /// the uploader is not trusted (64 MiB, 64 megapixels, 65536 px a side).
-pub const SERVE_LIMITS: Limits =
-    Limits { max_input_bytes: 64 << 20, max_width: 1 << 16, max_height: 1 << 16, max_pixels: 64 << 20 };
+pub const SERVE_LIMITS: Limits = Limits {
+    max_input_bytes: 64 << 20,
+    max_width: 1 << 16,
+    max_height: 1 << 16,
+    max_pixels: 64 << 20,
+    max_whole_pixels: 64 << 20,
+};
 
 /// How the service compresses PNG answers: zlib level 1, Sub filter (about
 /// 1.7x faster than the command line's level 2, for files a fifth larger,

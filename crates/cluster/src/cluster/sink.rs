@@ -1,14 +1,14 @@
-//! Where a job's applied strips go. PNG pieces and TIFF rows go to a
-//! writer thread that writes them in order as they come back, holding only
-//! those that came early; the other formats' samples go into the output
-//! image, encoded once every strip is in.
+//! Where a job's applied strips go. PNG pieces and TIFF and JPEG rows go to
+//! a writer thread that writes them in order as they come back, holding
+//! only those that came early; the other formats' samples go into the
+//! output image, encoded once every strip is in.
 
 use std::collections::BTreeMap;
 use std::io::{self, Seek, SeekFrom, Write};
 use std::sync::mpsc::{Receiver, Sender};
 
 use histo_codec::png;
-use histo_codec::{Format, tiff_writer};
+use histo_codec::{Format, jpeg_writer, tiff_writer};
 use histo_core::plan::Plan;
 use histo_core::strips;
 use histo_core::{Depth, Image, Pixels, Shape};
@@ -49,9 +49,11 @@ impl<W: Write + Seek + Send + 'static> Sink<W> {
         let (sender, arriving) = std::sync::mpsc::channel::<(usize, StripOutput)>();
         let writer = match format {
             Format::Png => tokio::task::spawn_blocking(move || write_png(out, &shape, InOrder::new(arriving, count))),
-            Format::Tiff => {
+            Format::Tiff | Format::Jpeg => {
                 let sizes = strips.iter().map(|s| s.rows as usize * shape.row_len()).collect();
-                tokio::task::spawn_blocking(move || write_tiff(out, &shape, sizes, InOrder::new(arriving, count)))
+                tokio::task::spawn_blocking(move || {
+                    write_rows(out, format, &shape, sizes, InOrder::new(arriving, count))
+                })
             }
             _ => {
                 let samples = plan.height() as usize * plan.row_len();
@@ -145,10 +147,11 @@ fn write_png<W: Write>(out: W, shape: &Shape, mut strips: InOrder) -> Result<(W,
     Ok((out, counted.written))
 }
 
-/// Writes TIFF rows in order, strip `i` of `sizes[i]` samples: the bytes
-/// written.
-fn write_tiff<W: Write + Seek>(
+/// Writes TIFF or JPEG rows in order, strip `i` of `sizes[i]` samples: the
+/// bytes written.
+fn write_rows<W: Write + Seek>(
     mut out: W,
+    format: Format,
     shape: &Shape,
     sizes: Vec<usize>,
     mut strips: InOrder,
@@ -163,7 +166,10 @@ fn write_tiff<W: Write + Seek>(
             None
         }
     });
-    let written = tiff_writer::write(&mut buffered, shape, rows);
+    let written = match format {
+        Format::Jpeg => jpeg_writer::write(&mut buffered, shape, histo_codec::encode::JPEG_QUALITY, rows),
+        _ => tiff_writer::write(&mut buffered, shape, rows),
+    };
     if wrong {
         return Err(failed("a worker returned a strip of the wrong kind or size"));
     }
