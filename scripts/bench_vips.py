@@ -65,6 +65,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--side", type=int, default=8000)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--only", default="", help="formats whose name contains this (e.g. JPEG)")
     args = parser.parse_args()
     print(f"{args.side}×{args.side} ({args.side * args.side / 1e6:.0f} MP), best of {args.repeat};"
           " wall time / peak RSS; ratios above 1 favour histo\n")
@@ -74,6 +75,8 @@ def main() -> None:
         tmp = Path(tmp)
         for name, img in images(args.side).items():
             for kind, ext in KINDS.items():
+                if args.only not in kind:
+                    continue
                 src = tmp / f"in{ext}"
                 write(src, img, kind)
                 ours, theirs = tmp / f"histo{ext}", tmp / f"vips{ext}"

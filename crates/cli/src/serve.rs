@@ -3,6 +3,7 @@
 //! options `histo master` shares ([`ServerArgs`], [`run_server`]).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -92,6 +93,13 @@ pub struct ServerArgs {
     #[arg(long, env = "HISTO_MAX_CONNECTIONS", default_value_t = 1024)]
     max_connections: usize,
 
+    /// Where upload bodies past a megabyte wait for their job, instead of
+    /// memory (default: a directory of this user's in the system's
+    /// temporary directory). Files a stopped process left are removed at
+    /// start.
+    #[arg(long, env = "HISTO_SPOOL_DIR", value_name = "DIR")]
+    spool_dir: Option<PathBuf>,
+
     /// Serve `/metrics` on this address instead of the API's port.
     #[arg(long, env = "HISTO_METRICS_LISTEN", value_name = "ADDR")]
     metrics_listen: Option<SocketAddr>,
@@ -131,6 +139,9 @@ impl ServerArgs {
         config.max_connections = self.max_connections;
         config.png = self.png.settings(SERVE_PNG);
         config.metrics_listen = self.metrics_listen;
+        if let Some(dir) = &self.spool_dir {
+            config.spool_dir.clone_from(dir);
+        }
         config
     }
 }

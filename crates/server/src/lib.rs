@@ -21,10 +21,12 @@ pub mod replay;
 pub mod routes;
 mod server;
 pub mod socket;
+pub mod spool;
 pub mod wording;
 
 use std::net::SocketAddr;
 use std::ops::Deref;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -77,6 +79,8 @@ pub struct AppConfig {
     /// Where `/metrics` is served instead of the API's port, if apart (so
     /// that a network policy can open it to the monitoring system only).
     pub metrics_listen: Option<SocketAddr>,
+    /// Where upload bodies past a megabyte wait for their job.
+    pub spool_dir: PathBuf,
 }
 
 impl AppConfig {
@@ -91,6 +95,7 @@ impl AppConfig {
             max_connections: 1024,
             png: SERVE_PNG,
             metrics_listen: None,
+            spool_dir: spool::Spool::default_dir(),
         }
     }
 }
@@ -106,6 +111,7 @@ impl std::fmt::Debug for AppConfig {
             .field("max_connections", &self.max_connections)
             .field("png", &self.png)
             .field("metrics_listen", &self.metrics_listen)
+            .field("spool_dir", &self.spool_dir)
             .finish()
     }
 }
@@ -126,6 +132,8 @@ pub struct Shared {
     pub request_timeout: Duration,
     /// PNG compression of the answers.
     pub png: png::Settings,
+    /// Where large upload bodies wait.
+    pub spool: spool::Spool,
 }
 
 /// The handlers' state (cheap to clone).
@@ -141,9 +149,11 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    /// The state for `config`.
-    pub fn new(config: &AppConfig) -> Self {
-        AppState(Arc::new(Shared {
+    /// The state for `config`; fails if the spool directory cannot be
+    /// opened.
+    pub fn new(config: &AppConfig) -> std::io::Result<Self> {
+        let spool = spool::Spool::open(&config.spool_dir)?;
+        Ok(AppState(Arc::new(Shared {
             cluster: config.cluster.clone(),
             token: config.token.clone(),
             limits: config.limits,
@@ -151,7 +161,8 @@ impl AppState {
             metrics: metrics::Metrics::new(),
             request_timeout: config.request_timeout,
             png: config.png,
-        }))
+            spool,
+        })))
     }
 }
 
@@ -159,8 +170,8 @@ impl AppState {
 /// request tracing; and, when metrics are served apart, their own router
 /// over the same state. The [`SocketIo`] handle closes client sessions at
 /// shutdown.
-pub fn router(config: &AppConfig) -> (Router, Option<Router>, SocketIo) {
-    let state = AppState::new(config);
+pub fn router(config: &AppConfig) -> std::io::Result<(Router, Option<Router>, SocketIo)> {
+    let state = AppState::new(config)?;
     let metrics = config.metrics_listen.map(|_| {
         Router::new()
             .route(routes::METRICS, axum::routing::get(routes::ops::metrics))
@@ -193,7 +204,7 @@ pub fn router(config: &AppConfig) -> (Router, Option<Router>, SocketIo) {
         .layer(header(header::X_FRAME_OPTIONS, "DENY"))
         .layer(header(header::REFERRER_POLICY, "no-referrer"))
         .layer(TraceLayer::new_for_http().make_span_with(request_span));
-    (router, metrics, io)
+    Ok((router, metrics, io))
 }
 
 /// The span every request is logged in: its method and path, never its

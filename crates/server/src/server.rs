@@ -37,7 +37,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let local = listener.local_addr().context("listener has no address")?;
-    let (app, metrics, io) = router(&config);
+    let (app, metrics, io) = router(&config)
+        .with_context(|| format!("cannot open the spool directory {} (--spool-dir)", config.spool_dir.display()))?;
     let metrics = match (config.metrics_listen, metrics) {
         (Some(addr), Some(metrics)) => {
             let listener =

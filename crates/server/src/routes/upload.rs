@@ -6,7 +6,8 @@
 //! query parameters or multipart fields (fields win). The body is held to the
 //! codec's byte limit (413 as soon as `Content-Length` or the bytes read say
 //! so) and must arrive within the request timeout (408), so a slow or huge
-//! upload costs little. The job then goes through the cluster's admission
+//! upload costs little; a file past a megabyte goes to the spool directory
+//! ([`crate::spool`]) instead of memory, and is read from there. The job then goes through the cluster's admission
 //! (503 + `Retry-After` when overloaded) and the answer carries the job id
 //! in `X-Histo-Job-Id`. A client that sends `X-Histo-Request-Id` gets it
 //! back, and the job's progress events carry it, so a page can follow its
@@ -23,11 +24,13 @@ use histo_cluster::events::SecurityKind;
 use histo_cluster::{Event, JobSpec, Mask, Reference};
 use histo_codec::{Format, Limits, png};
 use histo_core::options::{self, MaskApply, Method, Mode, Options};
+use http_body_util::BodyExt;
 use serde::Deserialize;
 
 use crate::AppState;
 use crate::auth::client_ip;
 use crate::errors::ApiError;
+use crate::spool::{Spool, Spooled};
 
 /// The response header naming the job.
 pub const JOB_ID_HEADER: &str = "x-histo-job-id";
@@ -106,13 +109,13 @@ impl JobParams {
 
     /// The mask of a job given `mask`, the file; a rule without the file
     /// is a 400, as a setting the job would not use.
-    fn mask(&self, mask: Option<Vec<u8>>) -> Result<Option<Mask>, ApiError> {
+    fn mask(&self, mask: Option<&Spooled>) -> Result<Option<Mask>, ApiError> {
         let apply = text(&self.mask_apply)
             .map(str::parse::<MaskApply>)
             .transpose()
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
         match (mask, apply) {
-            (Some(bytes), apply) => Ok(Some(Mask { input: bytes.into(), apply: apply.unwrap_or_default() })),
+            (Some(file), apply) => Ok(Some(Mask { input: spooled_input(file)?, apply: apply.unwrap_or_default() })),
             (None, Some(_)) => Err(ApiError::bad_request("mask_apply is given without a 'mask' file")),
             (None, None) => Ok(None),
         }
@@ -154,16 +157,18 @@ async fn run(state: &AppState, client: IpAddr, mut params: JobParams, request: R
     let request_id = request_id(request.headers())?;
     let limit = state.limits.max_input_bytes;
     let timeout = state.request_timeout;
-    let Files { image: bytes, reference, mask } =
-        tokio::time::timeout(timeout, read_image(request, limit, &mut params))
-            .await
-            .map_err(|_| ApiError::timeout(timeout))??;
-    let reference = reference.map(|r| Reference::Image(r.into()));
-    let mask = params.mask(mask)?;
+    // The files stay until the job is done: a spooled one is read from disk.
+    let files = tokio::time::timeout(timeout, read_image(request, &state.spool, limit, &mut params))
+        .await
+        .map_err(|_| ApiError::timeout(timeout))??;
+    let reference = files.reference.as_ref().map(spooled_input).transpose()?.map(Reference::Image);
+    let mask = params.mask(files.mask.as_ref())?;
     let spec = JobSpec { request_id: request_id.clone(), reference, mask, ..params.spec(state.limits, state.png)? };
-    state.metrics.bytes_in.inc_by(bytes.len() as u64);
-    tracing::debug!(%client, bytes = bytes.len(), "upload");
-    let output = state.cluster.run(bytes, spec).await?;
+    let input = spooled_input(&files.image)?;
+    state.metrics.bytes_in.inc_by(input.len());
+    tracing::debug!(%client, bytes = input.len(), "upload");
+    let output = state.cluster.run(input, spec).await?;
+    drop(files);
     state.metrics.job_finished("ok");
     state.metrics.bytes_out.inc_by(output.bytes.len() as u64);
     if let Some(record) = state.cluster.job(&output.id) {
@@ -214,16 +219,25 @@ fn is_multipart(headers: &HeaderMap) -> bool {
 /// The files of an upload.
 struct Files {
     /// From the `file` field or the raw body.
-    image: Vec<u8>,
+    image: Spooled,
     /// A reference image to match, from the `match` field.
-    reference: Option<Vec<u8>>,
+    reference: Option<Spooled>,
     /// A mask, from the `mask` field.
-    mask: Option<Vec<u8>>,
+    mask: Option<Spooled>,
 }
 
-/// The upload's files, each within `limit`; options found in multipart
-/// fields go into `params`.
-async fn read_image(request: Request, limit: u64, params: &mut JobParams) -> Result<Files, ApiError> {
+fn spooled_input(file: &Spooled) -> Result<histo_codec::Input, ApiError> {
+    file.input().map_err(spool_failed)
+}
+
+fn spool_failed(e: std::io::Error) -> ApiError {
+    tracing::error!(error = %e, "cannot spool an upload");
+    ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "spool_failed", "cannot store the upload on the server")
+}
+
+/// The upload's files, each within `limit`, spooled past a megabyte;
+/// options found in multipart fields go into `params`.
+async fn read_image(request: Request, spool: &Spool, limit: u64, params: &mut JobParams) -> Result<Files, ApiError> {
     let multipart = is_multipart(request.headers());
     let body_limit = if multipart { limit.saturating_add(MULTIPART_SLACK) } else { limit };
     if declared_length(request.headers()).is_some_and(|n| n > body_limit) {
@@ -232,11 +246,18 @@ async fn read_image(request: Request, limit: u64, params: &mut JobParams) -> Res
     let request =
         request.map(|b| Body::new(http_body_util::Limited::new(b, usize::try_from(body_limit).unwrap_or(usize::MAX))));
     if !multipart {
-        return match axum::body::to_bytes(request.into_body(), usize::MAX).await {
-            Ok(bytes) => Ok(Files { image: bytes.to_vec(), reference: None, mask: None }),
-            Err(e) if is_length_limit(&e) => Err(ApiError::too_large(limit)),
-            Err(e) => Err(ApiError::bad_request(format!("cannot read the request body: {e}"))),
-        };
+        let mut body = request.into_body();
+        let mut file = spool.body();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| match is_length_limit(&e) {
+                true => ApiError::too_large(limit),
+                false => ApiError::bad_request(format!("cannot read the request body: {e}")),
+            })?;
+            if let Ok(chunk) = frame.into_data() {
+                file.push(&chunk).await.map_err(spool_failed)?;
+            }
+        }
+        return Ok(Files { image: file.finish().await.map_err(spool_failed)?, reference: None, mask: None });
     }
     let mut form = Multipart::from_request(request, &())
         .await
@@ -269,14 +290,14 @@ async fn read_image(request: Request, limit: u64, params: &mut JobParams) -> Res
             if slot.is_some() {
                 return Err(ApiError::bad_request(format!("more than one '{name}' field")));
             }
-            let mut bytes = Vec::new();
+            let mut file = spool.body();
             while let Some(chunk) = field.chunk().await.map_err(field_error)? {
-                if (bytes.len() + chunk.len()) as u64 > limit {
+                if file.len() + chunk.len() as u64 > limit {
                     return Err(ApiError::too_large(limit));
                 }
-                bytes.extend_from_slice(&chunk);
+                file.push(&chunk).await.map_err(spool_failed)?;
             }
-            *slot = Some(bytes);
+            *slot = Some(file.finish().await.map_err(spool_failed)?);
         } else {
             let value = field.text().await.map_err(field_error)?;
             if value.len() > MAX_OPTION_LEN {
