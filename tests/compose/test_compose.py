@@ -20,7 +20,7 @@ from support.images import low_contrast_gray, png_bytes
 from support.process import wait_until
 
 # The masters answer with `histo serve`/`master`'s PNG settings.
-MASTER_PNG_FLAGS = ["--png-level", "1"]
+MASTER_PNG_FLAGS = ["--png-level", "1", "--png-filter", "sub"]
 
 
 def digest(data: bytes) -> str:

@@ -26,7 +26,7 @@ CONNECTION_TIMEOUT_S = SESSION_TIMEOUT_S * 0.4
 TASK_DELAY = "150ms"
 # The masters answer uploads with `histo serve`/`master`'s PNG settings, not
 # `histo equalize`'s: the local engine makes the expected bytes with these.
-MASTER_PNG_FLAGS = ["--png-level", "1"]
+MASTER_PNG_FLAGS = ["--png-level", "1", "--png-filter", "sub"]
 
 
 class Lab:

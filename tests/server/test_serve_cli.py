@@ -85,7 +85,7 @@ def test_answers_are_the_local_engines_bytes_at_the_servers_png_settings(histo_b
             assert s.stop() == 0
 
     default = served()
-    assert default == local("--png-level", "1") != local()
+    assert default == local("--png-level", "1", "--png-filter", "sub") != local()
     assert served("--png-level", "9", "--png-filter", "paeth") == local("--png-level", "9", "--png-filter", "paeth")
 
 

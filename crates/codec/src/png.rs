@@ -17,8 +17,8 @@ use histo_core::strips::{self, Strip};
 use histo_core::{Image, Layout, Pixels, Shape};
 use rayon::prelude::*;
 
-/// The row filter. `Adaptive` picks, per row, the filter whose output has
-/// the smallest sum of absolute values (libpng's heuristic).
+/// The row filter. `Adaptive` picks, per row, the filter (none included)
+/// whose output has the lowest entropy, byte by byte.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Filter {
     /// No filtering.
@@ -71,9 +71,10 @@ pub struct Settings {
 }
 
 impl Default for Settings {
-    /// Fast settings that still compress well: see docs/BENCHMARKS.md.
+    /// Files no larger than libvips' default PNG on photos, in less time
+    /// than it takes: see docs/BENCHMARKS.md ("PNG size").
     fn default() -> Self {
-        Settings { level: 2, filter: Filter::Sub }
+        Settings { level: 6, filter: Filter::Adaptive }
     }
 }
 
@@ -151,9 +152,14 @@ fn filter_row(filter: Filter, bpp: usize, prev: &[u8], row: &[u8], out: &mut [u8
         Filter::Adaptive => {
             let mut cost = |f| {
                 filter_into(f, bpp, prev, row, &mut out[1..]);
-                out[1..].iter().map(|&b| u64::from((b as i8).unsigned_abs())).sum::<u64>()
+                entropy_bits(&out[1..])
             };
-            [Filter::Sub, Filter::Up, Filter::Paeth].into_iter().min_by_key(|&f| cost(f)).expect("three filters")
+            [Filter::None, Filter::Sub, Filter::Up, Filter::Paeth]
+                .into_iter()
+                .map(|f| (cost(f), f))
+                .min_by(|a, b| a.0.total_cmp(&b.0))
+                .expect("four filters")
+                .1
         }
         f => f,
     };
@@ -164,6 +170,17 @@ fn filter_row(filter: Filter, bpp: usize, prev: &[u8], row: &[u8], out: &mut [u8
         Filter::Paeth | Filter::Adaptive => 4,
     };
     filter_into(chosen, bpp, prev, row, &mut out[1..]);
+}
+
+/// Bits a Huffman coder needs at least for `bytes` taken one by one (their
+/// zeroth-order entropy): the measure of a filter's output that follows
+/// what deflate then does with it, noise included, where the usual sum of
+/// absolute values misjudges.
+fn entropy_bits(bytes: &[u8]) -> f64 {
+    let mut counts = [0u32; 256];
+    bytes.iter().for_each(|&b| counts[usize::from(b)] += 1);
+    let n = bytes.len() as f64;
+    counts.iter().filter(|&&c| c > 0).map(|&c| f64::from(c) * (n / f64::from(c)).log2()).sum()
 }
 
 fn filter_into(filter: Filter, bpp: usize, prev: &[u8], row: &[u8], out: &mut [u8]) {

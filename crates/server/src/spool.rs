@@ -99,7 +99,9 @@ impl Spool {
         Body { spool: self.clone(), memory: Vec::new(), file: None, len: 0 }
     }
 
-    fn create(&self) -> io::Result<(fs::File, SpoolFile)> {
+    /// A new spooled file to write an answer to: the file, and what
+    /// removes it.
+    pub fn create(&self) -> io::Result<(fs::File, SpoolFile)> {
         let n = self.0.next.fetch_add(1, Ordering::Relaxed);
         let path = self.0.dir.join(format!("{PREFIX}{}{n}", self.0.owner));
         let file = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
@@ -181,6 +183,17 @@ impl Spooled {
 #[derive(Debug)]
 pub struct SpoolFile {
     path: PathBuf,
+}
+
+impl SpoolFile {
+    /// The file's bytes as a response body, streamed from disk: the file
+    /// is opened, then removed, and its data go once the body is sent or
+    /// dropped.
+    pub async fn into_body(self) -> io::Result<axum::body::Body> {
+        let file = tokio::fs::File::open(&self.path).await?;
+        drop(self);
+        Ok(axum::body::Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024)))
+    }
 }
 
 impl Drop for SpoolFile {

@@ -167,22 +167,35 @@ async fn run(state: &AppState, client: IpAddr, mut params: JobParams, request: R
     let input = spooled_input(&files.image)?;
     state.metrics.bytes_in.inc_by(input.len());
     tracing::debug!(%client, bytes = input.len(), "upload");
-    let output = state.cluster.run(input, spec).await?;
+    // A spooled upload's answer is spooled too, and streamed from disk.
+    let (id, format, body, len) = match files.image {
+        Spooled::File(_) => {
+            let (file, spooled) = state.spool.create().map_err(spool_failed)?;
+            let written = state.cluster.run_to(input, spec, file).await?;
+            (written.id, written.format, spooled.into_body().await.map_err(spool_failed)?, written.len)
+        }
+        Spooled::Memory(_) => {
+            let output = state.cluster.run(input, spec).await?;
+            let len = output.bytes.len() as u64;
+            (output.id, output.format, Body::from(output.bytes), len)
+        }
+    };
     drop(files);
     state.metrics.job_finished("ok");
-    state.metrics.bytes_out.inc_by(output.bytes.len() as u64);
-    if let Some(record) = state.cluster.job(&output.id) {
+    state.metrics.bytes_out.inc_by(len);
+    if let Some(record) = state.cluster.job(&id) {
         state.metrics.observe_timings(&record);
     }
-    let mut response = (StatusCode::OK, output.bytes).into_response();
+    let mut response = (StatusCode::OK, body).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(output.format.mime()));
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.mime()));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    let disposition = format!("inline; filename=\"equalized.{}\"", output.format.name());
+    let disposition = format!("inline; filename=\"equalized.{}\"", format.name());
     if let Ok(v) = HeaderValue::from_str(&disposition) {
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
-    if let Ok(v) = HeaderValue::from_str(output.id.as_str()) {
+    if let Ok(v) = HeaderValue::from_str(id.as_str()) {
         headers.insert(JOB_ID_HEADER, v);
     }
     if let Some(v) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
