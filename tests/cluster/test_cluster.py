@@ -286,7 +286,7 @@ def test_submit_fails_over_to_the_other_master(cluster, histo_bin, tmp_path):
     second = cluster.master()
     cluster.worker()
     src = write(tmp_path, "in.png", low_contrast_color(400, 300, 9))
-    # Masters answer at `histo master`'s PNG settings (level 1, Sub), not `equalize`'s (6, adaptive).
+    # Masters answer at `histo master`'s PNG settings (level 1, Sub), not `equalize`'s (5, adaptive).
     want = local_bytes(histo_bin, src, tmp_path / "local.png", "--png-level", "1", "--png-filter", "sub")
     env = {"HISTO_TOKEN": TOKEN}
     submit = [histo_bin, "submit", src, "--server", f"{first.url},{second.url}"]

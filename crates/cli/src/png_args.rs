@@ -7,14 +7,15 @@ use histo_codec::png;
 /// How PNG output is compressed.
 #[derive(clap::Args, Debug)]
 pub struct PngArgs {
-    /// PNG compression level, 0 (fastest) to 9 (smallest). Default: 2 for
-    /// `equalize`, 1 for `serve` and `master` (answers sooner, files about a
-    /// fifth larger).
+    /// PNG compression level, 0 (fastest) to 9 (smallest). Default: 5 for
+    /// `equalize` (files about the size of libvips' in less time), 1 for
+    /// `serve` and `master` (answers sooner, files larger).
     #[arg(long, env = "HISTO_PNG_LEVEL", value_parser = clap::value_parser!(u32).range(0..=9))]
     png_level: Option<u32>,
 
     /// PNG row filter: none, sub, up, paeth, or adaptive (per row, the one
-    /// that leaves the smallest residuals). Default: sub.
+    /// whose bytes have the lowest entropy). Default: adaptive for
+    /// `equalize`, sub for `serve` and `master`.
     #[arg(long, env = "HISTO_PNG_FILTER", value_parser = parse_filter)]
     png_filter: Option<png::Filter>,
 }

@@ -74,7 +74,7 @@ impl Default for Settings {
     /// Files no larger than libvips' default PNG on photos, in less time
     /// than it takes: see docs/BENCHMARKS.md ("PNG size").
     fn default() -> Self {
-        Settings { level: 6, filter: Filter::Adaptive }
+        Settings { level: 5, filter: Filter::Adaptive }
     }
 }
 
