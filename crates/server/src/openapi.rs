@@ -116,7 +116,8 @@ pub fn document() -> Value {
                     "415": error_response("Not a supported image"),
                     "422": error_response("Image over the pixel limits, truncated or corrupt, options it cannot take, or a mask of another size or empty"),
                     "429": error_response("Too many failed authentications from this client (Retry-After)"),
-                    "503": error_response("No workers or overloaded (Retry-After)")
+                    "503": error_response("No workers or overloaded (Retry-After)"),
+                    "507": error_response("The server cannot store the upload in its spool directory")
                 }
             }},
             "/api/jobs/{id}": {"get": {

@@ -38,7 +38,7 @@ pub(crate) struct JpegRows {
     shape: Shape,
     /// The next row [`JpegRows::rows`] gives without starting over.
     next: u32,
-    bands: Receiver<Result<Vec<u8>, String>>,
+    bands: Receiver<Result<Vec<u8>, DecodeError>>,
     /// The band being given, and the bytes of it already given.
     band: Vec<u8>,
     used: usize,
@@ -104,7 +104,7 @@ impl JpegRows {
             if self.used == self.band.len() {
                 self.band = match self.bands.recv() {
                     Ok(Ok(band)) => band,
-                    Ok(Err(reason)) => return Err(corrupt(reason)),
+                    Ok(Err(e)) => return Err(e),
                     Err(_) => return Err(corrupt("the decoder stopped before the last row".into())),
                 };
                 self.used = 0;
@@ -140,13 +140,11 @@ pub(crate) fn decode_whole(bytes: &[u8], limits: &Limits) -> Result<Option<Image
 
 /// The thread of a [`JpegRows`]: decodes `input` band by band into `bands`,
 /// until the last row, an error, or the reader gone.
-fn decode_bands(input: &Input, layout: Layout, bands: &SyncSender<Result<Vec<u8>, String>>) {
-    let outcome = input
-        .reader()
-        .map_err(|e| e.to_string())
-        .and_then(|reader| decode_with(reader, Some(layout), |band| bands.send(Ok(band)).is_ok()).map_err(reason));
-    if let Err(reason) = outcome {
-        let _ = bands.send(Err(reason));
+fn decode_bands(input: &Input, layout: Layout, bands: &SyncSender<Result<Vec<u8>, DecodeError>>) {
+    let outcome =
+        input.reader().and_then(|reader| decode_with(reader, Some(layout), |band| bands.send(Ok(band)).is_ok()));
+    if let Err(e) = outcome {
+        let _ = bands.send(Err(e));
     }
 }
 
@@ -231,13 +229,6 @@ pub(crate) fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 
 fn corrupt(reason: String) -> DecodeError {
     DecodeError::Corrupt { format: Format::Jpeg, reason }
-}
-
-fn reason(e: DecodeError) -> String {
-    match e {
-        DecodeError::Corrupt { reason, .. } => reason,
-        e => e.to_string(),
-    }
 }
 
 /// A reader that notes when it has nothing more to give: libjpeg then

@@ -7,7 +7,8 @@
 //! codec's byte limit (413 as soon as `Content-Length` or the bytes read say
 //! so) and must arrive within the request timeout (408), so a slow or huge
 //! upload costs little; a file past a megabyte goes to the spool directory
-//! ([`crate::spool`]) instead of memory, and is read from there. The job then goes through the cluster's admission
+//! ([`crate::spool`]) instead of memory, and is read from there, and so does
+//! its answer. The job then goes through the cluster's admission
 //! (503 + `Retry-After` when overloaded) and the answer carries the job id
 //! in `X-Histo-Job-Id`. A client that sends `X-Histo-Request-Id` gets it
 //! back, and the job's progress events carry it, so a page can follow its
