@@ -71,8 +71,9 @@ pub struct Settings {
 }
 
 impl Default for Settings {
-    /// Files no larger than libvips' default PNG on photos, in less time
-    /// than it takes: see docs/BENCHMARKS.md ("PNG size").
+    /// Files about the size of libvips' default PNG on gray photos (and
+    /// two thirds of it on colour), in less time than it takes: see
+    /// docs/BENCHMARKS.md ("PNG size").
     fn default() -> Self {
         Settings { level: 5, filter: Filter::Adaptive }
     }
