@@ -19,8 +19,13 @@ use libfuzzer_sys::fuzz_target;
 
 /// Small limits: a bomb is refused from its header, and every input that
 /// passes decodes quickly.
-const LIMITS: Limits =
-    Limits { max_input_bytes: 1 << 20, max_width: 1024, max_height: 1024, max_pixels: 1 << 16, max_whole_pixels: 1 << 16 };
+const LIMITS: Limits = Limits {
+    max_input_bytes: 1 << 20,
+    max_width: 1024,
+    max_height: 1024,
+    max_pixels: 1 << 16,
+    max_whole_pixels: 1 << 16,
+};
 
 /// Options and output format from the input's last four bytes. The decoder
 /// still sees every byte, so a seed image keeps decoding while the fuzzer
