@@ -70,8 +70,14 @@ fn compress<W: Write, B: Borrow<Pixels>>(
         if rows_written > u64::from(shape.height) {
             return Err(encoder_error("more rows than the image has".into()));
         }
-        to_jpeg_samples(band, shape.layout, &mut converted);
-        started.write_scanlines(&converted)?;
+        match band {
+            // 8-bit gray or RGB is what libjpeg takes: no copy.
+            Pixels::U8(samples) if !shape.layout.has_alpha() => started.write_scanlines(samples)?,
+            _ => {
+                to_jpeg_samples(band, shape.layout, &mut converted);
+                started.write_scanlines(&converted)?;
+            }
+        }
     }
     if rows_written != u64::from(shape.height) {
         return Err(encoder_error(format!("{rows_written} of {} rows were given", shape.height)));
@@ -86,7 +92,6 @@ fn to_jpeg_samples(band: &Pixels, layout: Layout, out: &mut Vec<u8>) {
     let kept = if layout.is_color() { 3 } else { 1 };
     out.clear();
     match band {
-        Pixels::U8(v) if kept == channels => out.extend_from_slice(v),
         Pixels::U8(v) => v.chunks_exact(channels).for_each(|px| out.extend_from_slice(&px[..kept])),
         Pixels::U16(v) => {
             // round(v · 255 / 65535), exactly: v / 257 rounded half up.
