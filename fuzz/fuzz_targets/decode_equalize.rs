@@ -13,7 +13,7 @@
 use std::io::Cursor;
 
 use histo_codec::stream::{self, Opened};
-use histo_codec::{Format, Input, Limits, png};
+use histo_codec::{EncodeSettings, Format, Input, JpegQuality, Limits, TiffCompression};
 use histo_core::options::{self, ClaheParams, Method, Mode, Options};
 use libfuzzer_sys::fuzz_target;
 
@@ -27,10 +27,10 @@ const LIMITS: Limits = Limits {
     max_whole_pixels: 1 << 16,
 };
 
-/// Options and output format from the input's last four bytes. The decoder
-/// still sees every byte, so a seed image keeps decoding while the fuzzer
-/// varies the options by mutating its tail.
-fn options(data: &[u8]) -> (Options, Format) {
+/// Options, output format and its settings from the input's last four
+/// bytes. The decoder still sees every byte, so a seed image keeps decoding
+/// while the fuzzer varies the options by mutating its tail.
+fn options(data: &[u8]) -> (Options, Format, EncodeSettings) {
     let mut tail = [0u8; 4];
     let n = data.len().min(4);
     tail[..n].copy_from_slice(&data[data.len() - n..]);
@@ -46,7 +46,9 @@ fn options(data: &[u8]) -> (Options, Format) {
         Method::Clahe(ClaheParams { clip_limit, tiles_x, tiles_y })
     };
     let format = Format::ALL[usize::from(b >> 1) % Format::ALL.len()];
-    (Options { mode, method }, format)
+    let tiff = [TiffCompression::None, TiffCompression::Lzw, TiffCompression::Deflate][usize::from(b >> 4) % 3];
+    let jpeg_quality = JpegQuality::new(1 + c % 100).expect("1..=100");
+    (Options { mode, method }, format, EncodeSettings { tiff, jpeg_quality, ..EncodeSettings::default() })
 }
 
 /// Every row of a PNG through the strip reader: no panic, and the samples
@@ -69,13 +71,13 @@ fuzz_target!(|data: &[u8]| {
     let Ok((image, _)) = decoded else { return };
     let (width, height) = (image.width(), image.height());
     assert!(u64::from(width) * u64::from(height) <= LIMITS.max_pixels, "decode honours the pixel limit");
-    let (options, format) = options(data);
+    let (options, format, settings) = options(data);
     // Some options do not fit some images (e.g. more tiles than rows): an
     // error, never a panic.
     let Ok(equalized) = histo_core::local::equalize(image, options) else { return };
     assert_eq!((equalized.width(), equalized.height()), (width, height), "equalizing keeps the size");
     let mut out = Cursor::new(Vec::new());
-    histo_codec::encode(&equalized, format, &png::Settings::default(), &mut out).expect("every image encodes");
+    histo_codec::encode(&equalized, format, &settings, &mut out).expect("every image encodes");
     let (back, got) = histo_codec::decode(out.get_ref(), &Limits::CLI).expect("our own output decodes");
     assert_eq!(got, format);
     assert_eq!((back.width(), back.height()), (width, height), "{format} keeps the size");

@@ -1,12 +1,14 @@
 """TIFF input read band by band (strips, or rows of tiles) and TIFF output
 written strip by strip: the pixels are those of the same image given as
 PNG, whatever the TIFF's layout, compression and the job's strip size, and
-the output is a TIFF that tifffile and OpenCV (libtiff) read."""
+the output is a TIFF that tifffile and OpenCV (libtiff) read, uncompressed
+or compressed with LZW or Deflate."""
 
 import cv2
 import numpy as np
 import pytest
 import tifffile
+from PIL import Image
 
 from support.images import gray16, low_contrast_color, low_contrast_gray
 
@@ -74,3 +76,31 @@ def test_png_to_tiff_and_tiff_to_png_keep_the_pixels(histo, tmp_path):
     tifffile.imwrite(tmp_path / "in.tif", img, tile=(64, 64))
     histo("equalize", tmp_path / "in.tif", "-o", tmp_path / "out.png")
     np.testing.assert_array_equal(read_png(tmp_path / "out.png"), cv2.equalizeHist(img))
+
+
+@pytest.mark.parametrize("compression", ["lzw", "deflate"])
+@pytest.mark.parametrize("name", images())
+def test_compressed_tiff_output_holds_the_same_pixels(histo, tmp_path, compression, name):
+    pixels, extra = images()[name]
+    as_png(tmp_path / "in.png", pixels)
+    histo("equalize", tmp_path / "in.png", "-o", tmp_path / "want.tif", *extra)
+    want = tifffile.imread(tmp_path / "want.tif")
+    for rows in ([], ["--strip-rows", "1"], ["--strip-rows", "13"]):
+        dst = tmp_path / "out.tif"
+        histo("equalize", tmp_path / "in.png", "-o", dst, "--tiff-compression", compression, *extra, *rows)
+        with tifffile.TiffFile(dst) as tif:
+            page = tif.pages[0]
+            assert page.compression.name == {"lzw": "LZW", "deflate": "ADOBE_DEFLATE"}[compression]
+            assert page.predictor == 2
+            np.testing.assert_array_equal(page.asarray(), want, err_msg=f"{name}, {compression}, {rows}")
+    # libtiff decodes the strips itself, through Pillow, to the same samples.
+    if pixels.dtype == np.uint8:
+        np.testing.assert_array_equal(np.asarray(Image.open(dst)), want)
+
+
+def test_an_unknown_tiff_compression_is_one_line_naming_the_choices(histo, tmp_path):
+    as_png(tmp_path / "in.png", low_contrast_gray(20, 20, 1))
+    done = histo("equalize", tmp_path / "in.png", "-o", tmp_path / "out.tif", "--tiff-compression", "jpeg", check=False)
+    assert done.returncode == 2
+    assert "none, lzw or deflate" in done.stderr.decode()
+    assert not (tmp_path / "out.tif").exists()

@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use histo_cluster::Admission;
 use histo_cluster::{Cluster, Counted, JobSpec, Role, RunError, ZkConfig};
-use histo_codec::{Format, Input, Limits, png};
+use histo_codec::{EncodeSettings, Format, Input, Limits};
 use histo_core::options::{self, Method, Mode, OptionError, Options};
 
+use crate::encode_args::EncodeArgs;
 use crate::io_paths::{OutputFile, check_input, is_stdio, read_input, write_output};
 use crate::mask_args::MaskArgs;
 use crate::match_args::MatchArgs;
-use crate::png_args::PngArgs;
 use crate::targets::{BatchArgs, Target, Targets};
 use crate::token_args::TokenArgs;
 use crate::zk_args::ZkArgs;
@@ -79,7 +79,7 @@ pub struct Args {
     mask: MaskArgs,
 
     #[command(flatten)]
-    png: PngArgs,
+    encode: EncodeArgs,
 
     /// In-process workers (default: one per core). Ignored with --zk.
     #[arg(long, env = "HISTO_THREADS")]
@@ -184,7 +184,7 @@ pub async fn run(args: Args) -> Result<()> {
     let spec = JobSpec {
         options,
         format: None,
-        png: args.png.settings(png::Settings::default()),
+        encode: args.encode.settings(EncodeSettings::default()),
         limits,
         request_id: None,
         reference,

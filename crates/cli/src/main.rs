@@ -4,13 +4,13 @@
 //! `histo-cluster` for coordination).
 
 mod batch;
+mod encode_args;
 mod equalize;
 mod healthcheck;
 mod io_paths;
 mod mask_args;
 mod master;
 mod match_args;
-mod png_args;
 mod serve;
 mod shared_table;
 mod shutdown;

@@ -10,10 +10,10 @@ use anyhow::{Context, Result, bail};
 use histo_cluster::Admission;
 use histo_cluster::Cluster;
 use histo_codec::Limits;
-use histo_server::{AppConfig, Policy, SERVE_LIMITS, SERVE_PNG, Token};
+use histo_server::{AppConfig, Policy, SERVE_ENCODE, SERVE_LIMITS, Token};
 use std::io::Write as _;
 
-use crate::png_args::PngArgs;
+use crate::encode_args::EncodeArgs;
 use crate::shutdown;
 use crate::token_args::TokenArgs;
 
@@ -105,7 +105,7 @@ pub struct ServerArgs {
     metrics_listen: Option<SocketAddr>,
 
     #[command(flatten)]
-    png: PngArgs,
+    encode: EncodeArgs,
 }
 
 impl ServerArgs {
@@ -137,7 +137,7 @@ impl ServerArgs {
         config.auth = Policy { max_failures: self.auth_max_failures, window: self.auth_window };
         config.request_timeout = self.request_timeout;
         config.max_connections = self.max_connections;
-        config.png = self.png.settings(SERVE_PNG);
+        config.encode = self.encode.settings(SERVE_ENCODE);
         config.metrics_listen = self.metrics_listen;
         if let Some(dir) = &self.spool_dir {
             config.spool_dir.clone_from(dir);

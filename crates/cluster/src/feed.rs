@@ -403,7 +403,8 @@ mod tests {
         let data: Vec<u8> = (0..50 * 90 * 3).map(|i| (i * 11 % 251) as u8).collect();
         let image = Image::new(50, 90, Layout::Rgb, Pixels::U8(data)).unwrap();
         let mut tiff = std::io::Cursor::new(Vec::new());
-        histo_codec::encode(&image, histo_codec::Format::Tiff, &png::Settings::default(), &mut tiff).unwrap();
+        histo_codec::encode(&image, histo_codec::Format::Tiff, &histo_codec::EncodeSettings::default(), &mut tiff)
+            .unwrap();
         let bytes = tiff.into_inner();
         let plan = plan("luma");
         let strips = strips::split(90, 9);

@@ -102,24 +102,26 @@ struct TaskState {
 /// names the preferred worker. `done(task, worker, result, finished,
 /// count)` receives each task's result as soon as it is in (the first one,
 /// if a backup also finishes), so a caller can fold or write results as
-/// they come.
+/// they come; no task is started until the future it returns is done, so
+/// a caller that cannot keep up holds the phase back.
 ///
 /// A task with an affinity waits for its worker (which holds its strip)
 /// while that worker is usable, rather than being sent elsewhere with its
 /// strip; it moves when the worker is gone, failed, or looks stuck (an
 /// attempt on it is a straggler).
-pub async fn run_tasks<R, F, Fut>(
+pub async fn run_tasks<R, F, Fut, D>(
     config: &SchedulerConfig,
     source: &dyn WorkerSource,
     count: usize,
     affinity: &[Option<String>],
     attempt: F,
-    mut done: impl FnMut(usize, &str, R, usize, usize),
+    mut done: impl FnMut(usize, &str, R, usize, usize) -> D,
 ) -> Result<(), PhaseError>
 where
     R: Send + 'static,
     F: Fn(usize, Arc<WorkerLink>, bool) -> Fut,
     Fut: Future<Output = Result<R, TaskError>> + Send + 'static,
+    D: Future<Output = ()>,
 {
     let mut state: Vec<TaskState> = (0..count).map(|_| TaskState::default()).collect();
     let mut pending: VecDeque<usize> = (0..count).collect();
@@ -259,7 +261,7 @@ where
                     durations.push(started.elapsed());
                     s.done = true;
                     finished += 1;
-                    done(task, worker.id(), r, finished, count);
+                    done(task, worker.id(), r, finished, count).await;
                 }
             }
             Err(_) if s.done => {}
@@ -358,6 +360,7 @@ mod tests {
         run_tasks(config, source, count, affinity, attempt, |task, worker, result, finished, count| {
             done(task, worker, finished, count);
             results[task] = Some((result, worker.to_owned()));
+            std::future::ready(())
         })
         .await?;
         Ok(results.into_iter().map(|r| r.expect("every task finished")).collect())
@@ -504,7 +507,10 @@ mod tests {
                     Ok((task, resend))
                 }
             },
-            |task, worker, result, _, _| seen.push((task, worker.to_owned(), result)),
+            |task, worker, result, _, _| {
+                seen.push((task, worker.to_owned(), result));
+                std::future::ready(())
+            },
         )
         .await
         .unwrap();

@@ -11,6 +11,7 @@ use histo_core::{Image, Layout, Pixels};
 use image::{DynamicImage, ImageBuffer};
 
 use crate::format::Format;
+use crate::settings::EncodeSettings;
 use crate::{jpeg_writer, png, tiff_writer};
 
 /// Why an image could not be written.
@@ -29,22 +30,24 @@ pub enum EncodeError {
     },
 }
 
-/// JPEG quality: visually lossless for equalized photographs.
-pub const JPEG_QUALITY: u8 = 92;
-
 /// Writes `image` as `format`.
-pub fn encode(image: &Image, format: Format, png: &png::Settings, out: impl Write + Seek) -> Result<(), EncodeError> {
+pub fn encode(
+    image: &Image,
+    format: Format,
+    settings: &EncodeSettings,
+    out: impl Write + Seek,
+) -> Result<(), EncodeError> {
     if format == Format::Png {
-        return Ok(png::encode(image, png, io::BufWriter::with_capacity(1 << 20, out))?);
+        return Ok(png::encode(image, &settings.png, io::BufWriter::with_capacity(1 << 20, out))?);
     }
     if format == Format::Tiff {
         let mut out = io::BufWriter::with_capacity(1 << 20, out);
-        tiff_writer::write(&mut out, &image.shape(), [image.pixels()])?;
+        tiff_writer::write(&mut out, &image.shape(), settings.tiff, [image.pixels()])?;
         return Ok(out.flush()?);
     }
     if format == Format::Jpeg {
         let mut out = io::BufWriter::with_capacity(1 << 20, out);
-        jpeg_writer::write(&mut out, &image.shape(), JPEG_QUALITY, [image.pixels()])?;
+        jpeg_writer::write(&mut out, &image.shape(), settings.jpeg_quality, [image.pixels()])?;
         return Ok(out.flush()?);
     }
     let dynamic = to_dynamic(image, format);
@@ -101,7 +104,7 @@ mod tests {
                 let img = Image::new(5, 3, layout, pixels).unwrap();
                 for format in Format::ALL {
                     let mut out = io::Cursor::new(Vec::new());
-                    encode(&img, format, &png::Settings::default(), &mut out)
+                    encode(&img, format, &EncodeSettings::default(), &mut out)
                         .unwrap_or_else(|e| panic!("{layout:?} {:?} as {format}: {e}", img.depth()));
                     let (back, _) = decode(out.get_ref(), &Limits::CLI).unwrap();
                     assert_eq!((back.width(), back.height()), (5, 3));
@@ -116,7 +119,7 @@ mod tests {
         let img = Image::new(32, 16, Layout::Rgb, Pixels::U8(data)).unwrap();
         for format in Format::ALL {
             let mut out = io::Cursor::new(Vec::new());
-            encode(&img, format, &png::Settings::default(), &mut out).unwrap();
+            encode(&img, format, &EncodeSettings::default(), &mut out).unwrap();
             let (back, got) = decode(out.get_ref(), &Limits::CLI).unwrap();
             assert_eq!(got, format);
             assert_eq!((back.width(), back.height()), (32, 16), "{format}");

@@ -18,17 +18,18 @@ use mozjpeg::{ColorSpace, Compress};
 
 use crate::encode::EncodeError;
 use crate::format::Format;
+use crate::settings::JpegQuality;
 
 /// Quality from which chroma is not subsampled.
 const FULL_CHROMA_FROM: u8 = 90;
 
-/// Writes an image of `shape` at `quality` (1–100) whose rows come in
+/// Writes an image of `shape` at `quality` whose rows come in
 /// `bands` (each a whole number of rows, in order, in `shape`'s layout and
 /// depth).
 pub fn write<W: Write, B: Borrow<Pixels>>(
     out: &mut W,
     shape: &Shape,
-    quality: u8,
+    quality: JpegQuality,
     bands: impl IntoIterator<Item = B>,
 ) -> Result<(), EncodeError> {
     let failed_write = RefCell::new(None);
@@ -46,15 +47,15 @@ pub fn write<W: Write, B: Borrow<Pixels>>(
 fn compress<W: Write, B: Borrow<Pixels>>(
     out: W,
     shape: &Shape,
-    quality: u8,
+    quality: JpegQuality,
     bands: impl Iterator<Item = B>,
 ) -> Result<(), EncodeError> {
     let gray = !shape.layout.is_color();
     let mut settings = Compress::new(if gray { ColorSpace::JCS_GRAYSCALE } else { ColorSpace::JCS_RGB });
     settings.set_fastest_defaults();
     settings.set_size(shape.width as usize, shape.height as usize);
-    settings.set_quality(f32::from(quality));
-    if !gray && quality >= FULL_CHROMA_FROM {
+    settings.set_quality(f32::from(quality.get()));
+    if !gray && quality.get() >= FULL_CHROMA_FROM {
         settings.set_chroma_sampling_pixel_sizes((1, 1), (1, 1));
     }
     let mut started = settings.start_compress(out)?;
@@ -165,20 +166,29 @@ mod tests {
         for layout in [Layout::Gray, Layout::GrayAlpha, Layout::Rgb, Layout::Rgba] {
             let eight = samples(&shape(layout, Depth::U8));
             let mut first = Vec::new();
-            write(&mut first, &shape(layout, Depth::U8), 92, [&eight]).unwrap();
+            write(&mut first, &shape(layout, Depth::U8), JpegQuality::DEFAULT, [&eight]).unwrap();
+            let mut low = Vec::new();
+            write(&mut low, &shape(layout, Depth::U8), JpegQuality::new(40).unwrap(), [&eight]).unwrap();
+            assert!(low.len() < first.len(), "{layout:?}: {} at 40, {} at 92", low.len(), first.len());
             for rows in [1, 3, 10] {
                 let mut banded = Vec::new();
                 write(
                     &mut banded,
                     &shape(layout, Depth::U8),
-                    92,
+                    JpegQuality::DEFAULT,
                     bands(&eight, shape(layout, Depth::U8).row_len(), rows),
                 )
                 .unwrap();
                 assert_eq!(banded, first, "{layout:?} in bands of {rows}");
             }
             let mut sixteen = Vec::new();
-            write(&mut sixteen, &shape(layout, Depth::U16), 92, [samples(&shape(layout, Depth::U16))]).unwrap();
+            write(
+                &mut sixteen,
+                &shape(layout, Depth::U16),
+                JpegQuality::DEFAULT,
+                [samples(&shape(layout, Depth::U16))],
+            )
+            .unwrap();
             assert_eq!(sixteen, first, "{layout:?}: v·257 rounds back to v");
             let (back, format) = decode(&first, &Limits::CLI).unwrap();
             assert_eq!(format, Format::Jpeg);
@@ -197,11 +207,11 @@ mod tests {
         let ragged = Pixels::U8(v[..s.row_len() + 1].to_vec());
         let deeper = samples(&shape(Layout::Rgb, Depth::U16));
         for wrong in [short, over, ragged, deeper] {
-            let err = write(&mut Vec::new(), &s, 92, [wrong]).unwrap_err();
+            let err = write(&mut Vec::new(), &s, JpegQuality::DEFAULT, [wrong]).unwrap_err();
             assert!(matches!(err, EncodeError::Encoder { format: Format::Jpeg, .. }), "{err}");
         }
         let image = Image::new(24, 10, Layout::Rgb, all).unwrap();
-        assert!(write(&mut Vec::new(), &image.shape(), 92, [image.pixels()]).is_ok());
+        assert!(write(&mut Vec::new(), &image.shape(), JpegQuality::DEFAULT, [image.pixels()]).is_ok());
     }
 
     #[test]
@@ -216,7 +226,7 @@ mod tests {
             }
         }
         let s = shape(Layout::Gray, Depth::U8);
-        let err = write(&mut Full, &s, 92, [samples(&s)]).unwrap_err();
+        let err = write(&mut Full, &s, JpegQuality::DEFAULT, [samples(&s)]).unwrap_err();
         let EncodeError::Io(e) = err else { panic!("{err}") };
         assert_eq!(e.kind(), io::ErrorKind::StorageFull);
         assert_eq!(e.to_string(), "no space left");

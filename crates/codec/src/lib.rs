@@ -10,7 +10,9 @@
 //! A PNG, a JPEG or a TIFF can also be decoded strip by strip ([`stream`]), from
 //! memory or from a file ([`Input`]), so that a master never holds the whole
 //! image (a PNG's plain image data is inflated by zlib-rs, `idat`), and a
-//! TIFF written from its rows in order ([`tiff_writer`]). A JPEG is decoded
+//! TIFF written from its rows in order, uncompressed, LZW or Deflate
+//! ([`tiff_writer`]); what a user chooses about each format is one
+//! [`EncodeSettings`]. A JPEG is decoded
 //! and written row by row through libjpeg-turbo's API ([`jpeg_writer`]).
 
 pub mod decode;
@@ -21,7 +23,9 @@ pub mod input;
 pub mod jpeg_writer;
 pub mod limits;
 pub mod png;
+pub mod settings;
 pub mod stream;
+mod tiff_strip;
 pub mod tiff_writer;
 
 pub use decode::{DecodeError, decode, read_limited};
@@ -29,3 +33,4 @@ pub use encode::{EncodeError, encode};
 pub use format::Format;
 pub use input::Input;
 pub use limits::Limits;
+pub use settings::{EncodeSettings, JpegQuality, TiffCompression};

@@ -324,7 +324,7 @@ mod tests {
 
         let img = Image::new(8, 8, Layout::Gray, Pixels::U8((0..64).collect())).unwrap();
         let mut bmp = std::io::Cursor::new(Vec::new());
-        crate::encode(&img, Format::Bmp, &crate::png::Settings::default(), &mut bmp).unwrap();
+        crate::encode(&img, Format::Bmp, &crate::EncodeSettings::default(), &mut bmp).unwrap();
         let Opened::Whole(back, Format::Bmp) = open(&Input::from(bmp.into_inner()), &Limits::CLI).unwrap() else {
             panic!("BMP should be decoded whole")
         };

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use histo_cluster::{Admission, Cluster, EventBus, JobSpec, RunError};
-use histo_codec::{Format, Input, Limits, png};
+use histo_codec::{EncodeSettings, Format, Input, Limits};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
@@ -49,7 +49,7 @@ pub fn equalize_file(
     let spec = JobSpec {
         options,
         format: Some(format),
-        png: png::Settings::default(),
+        encode: EncodeSettings::default(),
         limits: Limits::CLI,
         request_id: None,
         reference: None,

@@ -33,7 +33,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
 use histo_cluster::Cluster;
-use histo_codec::{Limits, png};
+use histo_codec::{EncodeSettings, JpegQuality, Limits, TiffCompression, png};
 use socketioxide::SocketIo;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
@@ -56,7 +56,11 @@ pub const SERVE_LIMITS: Limits = Limits {
 /// How the service compresses PNG answers: zlib level 1, Sub filter (about
 /// 1.7x faster than the command line's level 2, for files a fifth larger,
 /// still smaller than OpenCV's defaults make; docs/BENCHMARKS.md).
-pub const SERVE_PNG: png::Settings = png::Settings { level: 1, filter: png::Filter::Sub };
+pub const SERVE_ENCODE: EncodeSettings = EncodeSettings {
+    png: png::Settings { level: 1, filter: png::Filter::Sub },
+    tiff: TiffCompression::None,
+    jpeg_quality: JpegQuality::DEFAULT,
+};
 
 /// How the service is set up.
 #[derive(Clone)]
@@ -74,8 +78,9 @@ pub struct AppConfig {
     pub request_timeout: Duration,
     /// Connections served at once; more wait in the kernel's backlog.
     pub max_connections: usize,
-    /// PNG compression of the answers.
-    pub png: png::Settings,
+    /// How answers are written (PNG compression, TIFF compression, JPEG
+    /// quality).
+    pub encode: EncodeSettings,
     /// Where `/metrics` is served instead of the API's port, if apart (so
     /// that a network policy can open it to the monitoring system only).
     pub metrics_listen: Option<SocketAddr>,
@@ -93,7 +98,7 @@ impl AppConfig {
             auth: Policy::default(),
             request_timeout: Duration::from_secs(30),
             max_connections: 1024,
-            png: SERVE_PNG,
+            encode: SERVE_ENCODE,
             metrics_listen: None,
             spool_dir: spool::Spool::default_dir(),
         }
@@ -109,7 +114,7 @@ impl std::fmt::Debug for AppConfig {
             .field("auth", &self.auth)
             .field("request_timeout", &self.request_timeout)
             .field("max_connections", &self.max_connections)
-            .field("png", &self.png)
+            .field("encode", &self.encode)
             .field("metrics_listen", &self.metrics_listen)
             .field("spool_dir", &self.spool_dir)
             .finish()
@@ -130,8 +135,8 @@ pub struct Shared {
     pub metrics: metrics::Metrics,
     /// Body deadline.
     pub request_timeout: Duration,
-    /// PNG compression of the answers.
-    pub png: png::Settings,
+    /// How answers are written.
+    pub encode: EncodeSettings,
     /// Where large upload bodies wait.
     pub spool: spool::Spool,
 }
@@ -160,7 +165,7 @@ impl AppState {
             limiter: rate_limit::FailureLimiter::new(config.auth),
             metrics: metrics::Metrics::new(),
             request_timeout: config.request_timeout,
-            png: config.png,
+            encode: config.encode,
             spool,
         })))
     }

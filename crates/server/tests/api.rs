@@ -11,7 +11,7 @@ use std::time::Duration;
 use histo_cluster::Admission;
 use histo_cluster::events::SecurityKind;
 use histo_cluster::{Cluster, Event, EventBus};
-use histo_codec::{Format, png};
+use histo_codec::{EncodeSettings, Format};
 use histo_core::options::Options;
 use histo_core::{Image, Layout, Pixels};
 use histo_server::{AppConfig, Policy, Token};
@@ -94,7 +94,7 @@ fn gray_image(width: u32, height: u32, seed: u32) -> Image {
 
 fn encode(image: &Image, format: Format) -> Vec<u8> {
     let mut out = Cursor::new(Vec::new());
-    histo_codec::encode(image, format, &png::Settings::default(), &mut out).unwrap();
+    histo_codec::encode(image, format, &EncodeSettings::default(), &mut out).unwrap();
     out.into_inner()
 }
 

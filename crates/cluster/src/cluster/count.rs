@@ -78,7 +78,7 @@ impl Inner {
 mod tests {
     use std::sync::Arc;
 
-    use histo_codec::{Format, Limits, png};
+    use histo_codec::{EncodeSettings, Format, Limits};
     use histo_core::options::{ClaheParams, Method};
     use histo_core::{Image, Layout, Pixels, local};
 
@@ -92,7 +92,7 @@ mod tests {
         let samples: Vec<u8> = (0..width * height).map(|i| level(i) as u8).collect();
         let image = Image::new(width, height, Layout::Gray, Pixels::U8(samples.clone())).unwrap();
         let mut out = std::io::Cursor::new(Vec::new());
-        histo_codec::encode(&image, Format::Png, &png::Settings::default(), &mut out).unwrap();
+        histo_codec::encode(&image, Format::Png, &EncodeSettings::default(), &mut out).unwrap();
         (samples, out.into_inner())
     }
 

@@ -211,7 +211,7 @@ pub(super) async fn feed(plan: &Plan, strips: &[strips::Strip], opened: Opened) 
 mod tests {
     use std::time::Duration;
 
-    use histo_codec::{Limits, png};
+    use histo_codec::{EncodeSettings, Limits};
     use histo_core::{Image, Layout, Pixels};
 
     use super::*;
@@ -229,7 +229,7 @@ mod tests {
         let image =
             Image::new(64, 64, Layout::Gray, Pixels::U8((0..64 * 64).map(|i| (i % 97) as u8).collect())).unwrap();
         let mut png = std::io::Cursor::new(Vec::new());
-        histo_codec::encode(&image, Format::Png, &png::Settings::default(), &mut png).unwrap();
+        histo_codec::encode(&image, Format::Png, &EncodeSettings::default(), &mut png).unwrap();
         let spec = JobSpec { limits: Limits::CLI, ..Default::default() };
 
         let job = tokio::spawn({

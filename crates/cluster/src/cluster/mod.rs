@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use histo_codec::{Format, Input, Limits, png};
+use histo_codec::{EncodeSettings, Format, Input, Limits};
 use histo_core::options::{MaskApply, Options};
 use histo_core::plan::Histograms;
 use serde::Serialize;
@@ -54,8 +54,8 @@ pub struct JobSpec {
     pub options: Options,
     /// Output format (default: the input's).
     pub format: Option<Format>,
-    /// PNG compression settings.
-    pub png: png::Settings,
+    /// How the output is written (PNG, TIFF and JPEG settings).
+    pub encode: EncodeSettings,
     /// Decoding limits.
     pub limits: Limits,
     /// The client's id for the request, carried by the job's events.
@@ -427,7 +427,7 @@ mod tests {
         let samples = (0..width * height).map(|i| (60 + (i * 7 + i / width * 3) % 80) as u8).collect();
         let image = Image::new(width, height, Layout::Gray, Pixels::U8(samples)).unwrap();
         let mut png = io::Cursor::new(Vec::new());
-        histo_codec::encode(&image, Format::Png, &png::Settings::default(), &mut png).unwrap();
+        histo_codec::encode(&image, Format::Png, &EncodeSettings::default(), &mut png).unwrap();
         png.into_inner()
     }
 

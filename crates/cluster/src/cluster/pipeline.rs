@@ -57,6 +57,7 @@ impl Inner {
                     mask.mapped(i);
                 }
                 done(i, worker, hist, finished, total);
+                std::future::ready(())
             },
         )
         .await
@@ -117,12 +118,12 @@ impl Inner {
         let send_all = spec.shared.is_some();
         let t = Instant::now();
         let output = match format {
-            Format::Png => OutputKind::Png { settings: spec.png },
+            Format::Png => OutputKind::Png { settings: spec.encode.png },
             _ => OutputKind::Raw,
         };
         let after_plan = plan.output_plan();
         let mut after = after_plan.empty_histograms();
-        let mut sink = Sink::start(plan, strips, format, spec.png, out);
+        let mut sink = Sink::start(plan, strips, format, spec.encode, out);
         let applied = scheduler::run_tasks(
             &self.scheduler,
             self.coordinator.as_ref(),
@@ -144,8 +145,9 @@ impl Inner {
             },
             |i, worker, applied, done, total| {
                 after.merge(&applied.after);
-                sink.push(i, applied.output);
+                let room = sink.push(i, applied.output);
                 self.task_done(id, Phase::Apply, i, worker, done, total);
+                room
             },
         )
         .await;

@@ -42,7 +42,7 @@ impl Inner {
 
 #[cfg(test)]
 mod tests {
-    use histo_codec::{Format, Limits, png};
+    use histo_codec::{EncodeSettings, Format, Limits};
     use histo_core::{Image, Layout, Pixels, local};
 
     use super::*;
@@ -58,7 +58,7 @@ mod tests {
 
     fn png_of(image: &Image) -> Vec<u8> {
         let mut out = std::io::Cursor::new(Vec::new());
-        histo_codec::encode(image, Format::Png, &png::Settings::default(), &mut out).unwrap();
+        histo_codec::encode(image, Format::Png, &EncodeSettings::default(), &mut out).unwrap();
         out.into_inner()
     }
 

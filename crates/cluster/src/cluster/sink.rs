@@ -2,13 +2,18 @@
 //! a writer thread that writes them in order as they come back, holding
 //! only those that came early; the other formats' samples go into the
 //! output image, encoded once every strip is in.
+//!
+//! A writer slower than the workers (a compressed TIFF, a JPEG) holds the
+//! apply phase back: once [`WRITE_BACKLOG`] strips wait for it, and the one
+//! it needs next is among them, taking a strip waits for the writer, so
+//! that strips do not pile up in memory.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::sync::mpsc::{Receiver, Sender};
 
 use histo_codec::png;
-use histo_codec::{Format, jpeg_writer, tiff_writer};
+use histo_codec::{EncodeSettings, Format, jpeg_writer, tiff_writer};
 use histo_core::plan::Plan;
 use histo_core::strips;
 use histo_core::{Depth, Image, Pixels, Shape};
@@ -17,10 +22,18 @@ use super::blocking;
 use crate::error::{RunError, failed, failed_by};
 use crate::task::StripOutput;
 
+/// Strips given to the writer and not yet written, past which taking one
+/// waits for the writer.
+pub(crate) const WRITE_BACKLOG: usize = 8;
+
 /// Where applied strips go.
 pub(super) enum Sink<W> {
     /// A writer thread that writes strips in order as they come.
-    Ordered { strips: Sender<(usize, StripOutput)>, writer: tokio::task::JoinHandle<Result<(W, u64), RunError>> },
+    Ordered {
+        strips: Sender<(usize, StripOutput)>,
+        backlog: Backlog,
+        writer: tokio::task::JoinHandle<Result<(W, u64), RunError>>,
+    },
     /// Samples gathered into the output image, encoded at the end.
     Raw(Box<RawSink<W>>),
 }
@@ -30,7 +43,7 @@ pub(super) struct RawSink<W> {
     plan: Plan,
     strips: Vec<strips::Strip>,
     format: Format,
-    settings: png::Settings,
+    settings: EncodeSettings,
     pixels: Pixels,
     out: W,
     wrong: bool,
@@ -41,19 +54,19 @@ impl<W: Write + Seek + Send + 'static> Sink<W> {
         plan: &Plan,
         strips: &[strips::Strip],
         format: Format,
-        settings: png::Settings,
+        settings: EncodeSettings,
         out: W,
     ) -> Self {
         let shape = plan.output_shape();
         let count = strips.len();
         let (sender, arriving) = std::sync::mpsc::channel::<(usize, StripOutput)>();
+        let (progress, written) = tokio::sync::watch::channel(0);
+        let in_order = InOrder { arriving, early: BTreeMap::new(), next: 0, count, progress };
         let writer = match format {
-            Format::Png => tokio::task::spawn_blocking(move || write_png(out, &shape, InOrder::new(arriving, count))),
+            Format::Png => tokio::task::spawn_blocking(move || write_png(out, &shape, in_order)),
             Format::Tiff | Format::Jpeg => {
                 let sizes = strips.iter().map(|s| s.rows as usize * shape.row_len()).collect();
-                tokio::task::spawn_blocking(move || {
-                    write_rows(out, format, &shape, sizes, InOrder::new(arriving, count))
-                })
+                tokio::task::spawn_blocking(move || write_rows(out, format, &settings, &shape, sizes, in_order))
             }
             _ => {
                 let samples = plan.height() as usize * plan.row_len();
@@ -72,34 +85,35 @@ impl<W: Write + Seek + Send + 'static> Sink<W> {
                 }));
             }
         };
-        Sink::Ordered { strips: sender, writer }
+        Sink::Ordered { strips: sender, backlog: Backlog { written, given: BTreeSet::new() }, writer }
     }
 
-    /// Takes strip `index`'s output.
-    pub(super) fn push(&mut self, index: usize, output: StripOutput) {
+    /// Takes strip `index`'s output; the future returned ends when the
+    /// writer has room for more.
+    pub(super) fn push(&mut self, index: usize, output: StripOutput) -> impl Future<Output = ()> + Send + use<W> {
+        let mut room = None;
         match (self, output) {
-            // A closed channel means the writer failed: finish() reports it.
-            (Sink::Ordered { strips, .. }, output) => drop(strips.send((index, output))),
-            (Sink::Raw(raw), StripOutput::Raw(strip)) => {
-                let RawSink { plan, strips, pixels, wrong, .. } = &mut **raw;
-                let Some(range) = strips.get(index).map(|s| s.sample_range(plan.row_len())) else {
-                    *wrong = true;
-                    return;
-                };
-                match (pixels, strip) {
-                    (Pixels::U8(all), Pixels::U8(s)) if s.len() == range.len() => all[range].copy_from_slice(&s),
-                    (Pixels::U16(all), Pixels::U16(s)) if s.len() == range.len() => all[range].copy_from_slice(&s),
-                    _ => *wrong = true,
+            (Sink::Ordered { strips, backlog, .. }, output) => {
+                // A closed channel means the writer failed: finish() reports it.
+                if strips.send((index, output)).is_ok() {
+                    backlog.given.insert(index);
+                    room = Some(backlog.room());
                 }
             }
+            (Sink::Raw(raw), StripOutput::Raw(strip)) => raw.take(index, strip),
             (Sink::Raw(raw), StripOutput::Png(_)) => raw.wrong = true,
+        }
+        async move {
+            if let Some(room) = room {
+                room.await;
+            }
         }
     }
 
     /// The output, complete: its writer and the bytes written.
     pub(super) async fn finish(self) -> Result<(W, u64), RunError> {
         match self {
-            Sink::Ordered { strips, writer } => {
+            Sink::Ordered { strips, writer, .. } => {
                 drop(strips);
                 writer.await.map_err(|e| failed_by("the output's writer ended", e))?
             }
@@ -124,9 +138,52 @@ impl<W: Write + Seek + Send + 'static> Sink<W> {
 
     /// Stops a sink whose job failed.
     pub(super) async fn abandon(self) {
-        if let Sink::Ordered { strips, writer } = self {
+        if let Sink::Ordered { strips, writer, .. } = self {
             drop(strips);
             let _ = writer.await;
+        }
+    }
+}
+
+/// The strips given to the writer that it has not written yet.
+pub(super) struct Backlog {
+    /// How many strips the writer has written (it writes them in order).
+    written: tokio::sync::watch::Receiver<usize>,
+    /// Strips given, from the first not yet written.
+    given: BTreeSet<usize>,
+}
+
+impl Backlog {
+    /// A wait while more than [`WRITE_BACKLOG`] strips wait and the writer
+    /// has the next ones it needs: it ends when the writer has caught up to
+    /// the limit, or written all it has up to a gap (a strip still out on a
+    /// worker), so that the strip filling the gap can come in.
+    fn room(&mut self) -> impl Future<Output = ()> + Send + use<> {
+        let written = *self.written.borrow();
+        self.given = self.given.split_off(&written);
+        let run = self.given.iter().zip(written..).take_while(|(given, next)| **given == *next).count();
+        let target = written + self.given.len().saturating_sub(WRITE_BACKLOG).min(run);
+        let mut progress = self.written.clone();
+        async move {
+            if target > written {
+                // An error means the writer ended: finish() reports how.
+                let _ = progress.wait_for(|w| *w >= target).await;
+            }
+        }
+    }
+}
+
+impl<W> RawSink<W> {
+    /// Puts strip `index`'s samples in place.
+    fn take(&mut self, index: usize, strip: Pixels) {
+        let Some(range) = self.strips.get(index).map(|s| s.sample_range(self.plan.row_len())) else {
+            self.wrong = true;
+            return;
+        };
+        match (&mut self.pixels, strip) {
+            (Pixels::U8(all), Pixels::U8(s)) if s.len() == range.len() => all[range].copy_from_slice(&s),
+            (Pixels::U16(all), Pixels::U16(s)) if s.len() == range.len() => all[range].copy_from_slice(&s),
+            _ => self.wrong = true,
         }
     }
 }
@@ -152,6 +209,7 @@ fn write_png<W: Write>(out: W, shape: &Shape, mut strips: InOrder) -> Result<(W,
 fn write_rows<W: Write + Seek>(
     mut out: W,
     format: Format,
+    settings: &EncodeSettings,
     shape: &Shape,
     sizes: Vec<usize>,
     mut strips: InOrder,
@@ -167,8 +225,8 @@ fn write_rows<W: Write + Seek>(
         }
     });
     let written = match format {
-        Format::Jpeg => jpeg_writer::write(&mut buffered, shape, histo_codec::encode::JPEG_QUALITY, rows),
-        _ => tiff_writer::write(&mut buffered, shape, rows),
+        Format::Jpeg => jpeg_writer::write(&mut buffered, shape, settings.jpeg_quality, rows),
+        _ => tiff_writer::write(&mut buffered, shape, settings.tiff, rows),
     };
     if wrong {
         return Err(failed("a worker returned a strip of the wrong kind or size"));
@@ -182,19 +240,17 @@ fn write_rows<W: Write + Seek>(
 }
 
 /// Strips as they arrive, given back in index order; those that come
-/// early wait here.
+/// early wait here. Asking for a strip says that those before it are
+/// written.
 struct InOrder {
     arriving: Receiver<(usize, StripOutput)>,
     early: BTreeMap<usize, StripOutput>,
     next: usize,
     count: usize,
+    progress: tokio::sync::watch::Sender<usize>,
 }
 
 impl InOrder {
-    fn new(arriving: Receiver<(usize, StripOutput)>, count: usize) -> Self {
-        InOrder { arriving, early: BTreeMap::new(), next: 0, count }
-    }
-
     /// Fails unless every strip came back.
     fn check(&self) -> Result<(), RunError> {
         if self.next == self.count {
@@ -209,6 +265,7 @@ impl Iterator for InOrder {
     type Item = StripOutput;
 
     fn next(&mut self) -> Option<StripOutput> {
+        self.progress.send_replace(self.next);
         loop {
             if let Some(output) = self.early.remove(&self.next) {
                 self.next += 1;
@@ -240,4 +297,44 @@ impl<W: Write> Write for Counted<W> {
 
 fn write_failed(e: io::Error) -> RunError {
     failed_by("cannot write the output", e)
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::FutureExt;
+
+    use super::*;
+
+    fn backlog(given: impl IntoIterator<Item = usize>) -> (tokio::sync::watch::Sender<usize>, Backlog) {
+        let (progress, written) = tokio::sync::watch::channel(0);
+        (progress, Backlog { written, given: given.into_iter().collect() })
+    }
+
+    #[tokio::test]
+    async fn a_full_backlog_waits_until_the_writer_is_back_under_the_limit() {
+        let (progress, mut backlog) = backlog(0..WRITE_BACKLOG + 2);
+        let mut room = Box::pin(backlog.room());
+        assert!((&mut room).now_or_never().is_none());
+        progress.send_replace(1);
+        tokio::task::yield_now().await;
+        assert!((&mut room).now_or_never().is_none());
+        progress.send_replace(2);
+        tokio::time::timeout(std::time::Duration::from_secs(5), room).await.unwrap();
+        assert!(backlog.room().now_or_never().is_some(), "8 waiting is within the limit");
+    }
+
+    #[tokio::test]
+    async fn a_gap_never_waits_and_a_run_waits_only_for_itself() {
+        // Strip 0 is still out: the writer can do nothing, so nothing waits.
+        let (_progress, mut gap) = backlog(1..WRITE_BACKLOG + 5);
+        assert!(gap.room().now_or_never().is_some());
+        // Strips 0..3 are in, then a gap: the wait ends once those 3 are written.
+        let (progress, mut run) = backlog((0..3).chain(4..WRITE_BACKLOG + 6));
+        let mut room = Box::pin(run.room());
+        progress.send_replace(2);
+        tokio::task::yield_now().await;
+        assert!((&mut room).now_or_never().is_none());
+        progress.send_replace(3);
+        tokio::time::timeout(std::time::Duration::from_secs(5), room).await.unwrap();
+    }
 }

@@ -23,7 +23,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use histo_cluster::events::SecurityKind;
 use histo_cluster::{Event, JobSpec, Mask, Reference};
-use histo_codec::{Format, Limits, png};
+use histo_codec::{EncodeSettings, Format, Limits};
 use histo_core::options::{self, MaskApply, Method, Mode, Options};
 use http_body_util::BodyExt;
 use serde::Deserialize;
@@ -93,7 +93,7 @@ impl JobParams {
     }
 
     /// The job to run, or a 400 naming the bad option.
-    pub fn spec(&self, limits: Limits, png: png::Settings) -> Result<JobSpec, ApiError> {
+    pub fn spec(&self, limits: Limits, encode: EncodeSettings) -> Result<JobSpec, ApiError> {
         let bad = |e: options::OptionError| ApiError::bad_request(e.to_string());
         let mode = text(&self.mode).map(str::parse::<Mode>).transpose().map_err(bad)?.unwrap_or_default();
         // Every value is checked whatever the method: a bad one never passes
@@ -105,7 +105,7 @@ impl JobParams {
             .map(|f| f.parse::<Format>().map_err(|e| ApiError::bad_request(e.to_string())))
             .transpose()?;
         let options = Options { mode, method };
-        Ok(JobSpec { options, format, png, limits, ..Default::default() })
+        Ok(JobSpec { options, format, encode, limits, ..Default::default() })
     }
 
     /// The mask of a job given `mask`, the file; a rule without the file
@@ -164,7 +164,7 @@ async fn run(state: &AppState, client: IpAddr, mut params: JobParams, request: R
         .map_err(|_| ApiError::timeout(timeout))??;
     let reference = files.reference.as_ref().map(spooled_input).transpose()?.map(Reference::Image);
     let mask = params.mask(files.mask.as_ref())?;
-    let spec = JobSpec { request_id: request_id.clone(), reference, mask, ..params.spec(state.limits, state.png)? };
+    let spec = JobSpec { request_id: request_id.clone(), reference, mask, ..params.spec(state.limits, state.encode)? };
     let input = spooled_input(&files.image)?;
     state.metrics.bytes_in.inc_by(input.len());
     tracing::debug!(%client, bytes = input.len(), "upload");
@@ -338,13 +338,13 @@ fn is_length_limit(e: &axum::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::SERVE_PNG;
+    use crate::SERVE_ENCODE;
     use histo_core::options::ClaheParams;
 
     #[test]
     fn options_parse_with_defaults_and_errors() {
         let limits = Limits::CLI;
-        let spec = JobParams::default().spec(limits, SERVE_PNG).unwrap();
+        let spec = JobParams::default().spec(limits, SERVE_ENCODE).unwrap();
         assert_eq!(spec.options, Options::default());
         let p = JobParams {
             mode: Some("rgb".into()),
@@ -354,7 +354,7 @@ mod tests {
             format: Some("png".into()),
             mask_apply: None,
         };
-        let spec = p.spec(limits, SERVE_PNG).unwrap();
+        let spec = p.spec(limits, SERVE_ENCODE).unwrap();
         assert_eq!(spec.options.mode, Mode::Rgb);
         assert_eq!(spec.options.method, Method::Clahe(ClaheParams { clip_limit: 3.0, tiles_x: 4, tiles_y: 2 }));
         assert_eq!(spec.format, Some(Format::Png));
@@ -370,7 +370,7 @@ mod tests {
             JobParams { method: Some("global".into()), tiles: Some("4x4".into()), ..Default::default() },
             JobParams { format: Some("gif".into()), ..Default::default() },
         ] {
-            assert_eq!(bad.spec(limits, SERVE_PNG).unwrap_err().status, StatusCode::BAD_REQUEST);
+            assert_eq!(bad.spec(limits, SERVE_ENCODE).unwrap_err().status, StatusCode::BAD_REQUEST);
         }
     }
 }
