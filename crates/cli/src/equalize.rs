@@ -3,6 +3,7 @@
 //! workers registered in ZooKeeper. Several images are a batch
 //! ([`crate::batch`]), their outputs named by [`crate::targets`].
 
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,7 +15,8 @@ use histo_codec::{EncodeSettings, Format, Input, Limits};
 use histo_core::options::{self, Method, Mode, OptionError, Options};
 
 use crate::encode_args::EncodeArgs;
-use crate::io_paths::{OutputFile, check_input, is_stdio, read_input, write_output};
+use crate::io_paths::{OutputFile, check_input, is_stdio, write_output};
+use crate::stdin_spool::{self, StdinInput};
 use crate::mask_args::MaskArgs;
 use crate::match_args::MatchArgs;
 use crate::targets::{BatchArgs, Target, Targets};
@@ -246,22 +248,23 @@ async fn connect(args: &Args, jobs: usize) -> Result<Cluster> {
 }
 
 /// An input's name for messages, and the input: a file is read as it is
-/// decoded, never whole; standard input is read first.
-fn open_input(input: &Path, limits: &Limits) -> Result<(String, Input)> {
+/// decoded, never whole; standard input is spooled first (see
+/// [`stdin_spool`]), and `spool` keeps it until the job is done.
+fn open_input(input: &Path, limits: &Limits) -> Result<(String, Input, Option<StdinInput>)> {
     if is_stdio(input) {
         let name = "standard input".to_owned();
-        let bytes = read_input(input, limits).with_context(|| format!("cannot read {name}"))?;
-        return Ok((name, Input::from(bytes)));
+        let spooled = stdin_spool::spool(io::stdin().lock(), limits).with_context(|| format!("cannot read {name}"))?;
+        return Ok((name, spooled.input.clone(), Some(spooled)));
     }
     let name = input.display().to_string();
     check_input(input, limits).with_context(|| format!("cannot read {name}"))?;
     let image = Input::file(input).with_context(|| format!("cannot read {name}"))?;
-    Ok((name, image))
+    Ok((name, image, None))
 }
 
 /// Counts one image of a batch with a shared table.
 async fn count_one(cluster: &Cluster, target: Target, spec: JobSpec) -> Result<Counted> {
-    let (name, image) = open_input(&target.input, &spec.limits)?;
+    let (name, image, _spool) = open_input(&target.input, &spec.limits)?;
     cluster.count(image, spec).await.with_context(|| format!("cannot count {name}"))
 }
 
@@ -269,7 +272,7 @@ async fn count_one(cluster: &Cluster, target: Target, spec: JobSpec) -> Result<C
 async fn equalize_one(cluster: &Cluster, target: Target, spec: JobSpec) -> Result<()> {
     let started = Instant::now();
     let Target { input, output, format } = target;
-    let (name, image) = open_input(&input, &spec.limits)?;
+    let (name, image, _spool) = open_input(&input, &spec.limits)?;
     let spec = JobSpec { format, ..spec };
     let id = if is_stdio(&output) {
         let written = cluster.run(image, spec).await.with_context(|| format!("cannot equalize {name}"))?;

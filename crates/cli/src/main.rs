@@ -14,6 +14,7 @@ mod match_args;
 mod serve;
 mod shared_table;
 mod shutdown;
+mod stdin_spool;
 mod submit;
 mod targets;
 mod token_args;
