@@ -45,6 +45,18 @@ def test_stdin_to_stdout(histo, gray_png):
     np.testing.assert_array_equal(out, cv2.equalizeHist(cv2.imread(str(gray_png), cv2.IMREAD_UNCHANGED)))
 
 
+def test_large_stdin_is_spooled_and_read_twice_and_its_limit_named(histo, tmp_path):
+    # 6 MB of noise, stored: past the 1 MiB kept in memory, and several strips.
+    img = np.random.default_rng(5).normal(120, 25, (3000, 2000)).clip(0, 255).astype(np.uint8)
+    ok, png = cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, 0])
+    assert ok and len(png) > 5_000_000
+    dst = tmp_path / "out.png"
+    histo("equalize", "-", "-o", dst, "--strip-rows", "97", "--max-held-bytes", "0", stdin=png.tobytes())
+    np.testing.assert_array_equal(cv2.imread(str(dst), cv2.IMREAD_UNCHANGED), cv2.equalizeHist(img))
+    over = histo("equalize", "-", "-o", dst, "--max-input-bytes", str(len(png) - 1), stdin=png.tobytes(), check=False)
+    assert_one_line_error(over, "--max-input-bytes")
+
+
 def test_version_and_help(histo):
     assert histo("--version").stdout.decode().startswith("histo ")
     help_text = histo("equalize", "--help").stdout.decode()

@@ -16,9 +16,9 @@ use histo_core::options::{self, Method, Mode, OptionError, Options};
 
 use crate::encode_args::EncodeArgs;
 use crate::io_paths::{OutputFile, check_input, is_stdio, write_output};
-use crate::stdin_spool::{self, StdinInput};
 use crate::mask_args::MaskArgs;
 use crate::match_args::MatchArgs;
+use crate::stdin_spool::{self, StdinInput};
 use crate::targets::{BatchArgs, Target, Targets};
 use crate::token_args::TokenArgs;
 use crate::zk_args::ZkArgs;

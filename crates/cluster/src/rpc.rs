@@ -84,7 +84,10 @@ fn spec_from_proto(p: Option<proto::PlanSpec>) -> Result<PlanSpec, TaskError> {
 }
 
 fn mask_from_proto(inside: bytes::Bytes, above: bytes::Bytes) -> Option<StripMask> {
-    (!inside.is_empty()).then(|| StripMask { inside, above: (!above.is_empty()).then_some(above) })
+    (!inside.is_empty()).then(|| StripMask {
+        inside: task::compact_bytes(inside),
+        above: (!above.is_empty()).then(|| task::compact_bytes(above)),
+    })
 }
 
 fn mask_to_proto(mask: Option<&StripMask>) -> (bytes::Bytes, bytes::Bytes) {
@@ -314,7 +317,11 @@ impl RemoteWorker {
         let reply = self.client.clone().apply(request).await.map_err(from_status)?.into_inner();
         let after = Histograms { bins: reply.after };
         let output = if png {
-            StripOutput::Png(EncodedStrip { deflate: reply.data, adler: reply.adler, len: reply.len })
+            StripOutput::Png(EncodedStrip {
+                deflate: task::compact_bytes(reply.data),
+                adler: reply.adler,
+                len: reply.len,
+            })
         } else {
             StripOutput::Raw(task::pixels_from_bytes(reply.data, task.spec.shape.depth)?)
         };
