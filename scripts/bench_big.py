@@ -41,6 +41,7 @@ def main() -> None:
     ap.add_argument("--width", type=int, default=100_000)
     ap.add_argument("--height", type=int, default=51_200)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--held", type=int, default=None, help="each worker's --max-held-bytes (default: its own)")
     ap.add_argument("--dir", type=Path, default=None, help="where the input and outputs go (default: a temporary directory)")
     args = ap.parse_args()
     pixels = args.width * args.height
@@ -56,11 +57,13 @@ def main() -> None:
         local_size = out.stat().st_size
         out.unlink()
         zk = ZooKeeper(work / "zk")
-        workers = Workers(zk, work, slots=None)
+        held = ["--max-held-bytes", str(args.held)] if args.held else []
+        workers = Workers(zk, work, slots=None, args=held)
         workers.resize(args.workers)
         t, rss = flushed([HISTO, "equalize", src, "-o", out, "--zk", zk.hosts, *limits])
         peaks = [peak_rss_bytes(p.proc.pid) / 2**20 for p in workers.procs]
-        rows.append((f"`histo equalize --zk`, {args.workers} workers", t, rss,
+        budget = f", `--max-held-bytes {args.held}` each" if args.held else ""
+        rows.append((f"`histo equalize --zk`, {args.workers} workers{budget}", t, rss,
                      ", ".join(f"{p:.0f}" for p in peaks) + " MB"))
         assert out.stat().st_size == local_size, "the cluster's output is the local one's size"
         out.unlink()

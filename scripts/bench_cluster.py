@@ -44,15 +44,15 @@ def best(n, args):
 
 
 class Workers:
-    def __init__(self, zk, workdir, slots=1):
+    def __init__(self, zk, workdir, slots=1, args=()):
         self.zk, self.dir, self.procs = zk, workdir, []
-        self.slots = ["--slots", str(slots)] if slots else []
+        self.args = [*(["--slots", str(slots)] if slots else []), *args]
 
     def resize(self, n):
         while len(self.procs) > n:
             self.procs.pop().kill()
         while len(self.procs) < n:
-            p = Process([HISTO, "worker", "--zk", self.zk.hosts, "--listen", "127.0.0.1:0", *self.slots],
+            p = Process([HISTO, "worker", "--zk", self.zk.hosts, "--listen", "127.0.0.1:0", *self.args],
                         self.dir / f"worker-{len(self.procs)}.log")
             p.wait_for("listening on", 20)
             self.procs.append(p)

@@ -30,7 +30,9 @@ use clap::{Parser, Subcommand};
 // (226 to 315 MB in two minutes); mimalloc's stays level (docs/RELIABILITY.md).
 // Its v3 (the crate's default) gives back strips freed on other threads,
 // which v2 kept: a streamed 64 MP job peaked at 78 MB instead of 189 MB
-// (docs/BENCHMARKS.md, "Big images against libvips").
+// (docs/BENCHMARKS.md, "Big images against libvips"). v3 keeps freed pages
+// 1 s before giving them back; the container image and the lab set
+// MIMALLOC_PURGE_DELAY=100 (docs/RELIABILITY.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
