@@ -24,7 +24,7 @@ use crate::task::StripOutput;
 
 /// Strips given to the writer and not yet written, past which taking one
 /// waits for the writer.
-pub(crate) const WRITE_BACKLOG: usize = 8;
+const WRITE_BACKLOG: usize = 8;
 
 /// Where applied strips go.
 pub(super) enum Sink<W> {
