@@ -249,7 +249,8 @@ async fn connect(args: &Args, jobs: usize) -> Result<Cluster> {
 
 /// An input's name for messages, and the input: a file is read as it is
 /// decoded, never whole; standard input is spooled first (see
-/// [`stdin_spool`]), and `spool` keeps it until the job is done.
+/// [`stdin_spool`]), and the third value keeps its file until the job is
+/// done.
 fn open_input(input: &Path, limits: &Limits) -> Result<(String, Input, Option<StdinInput>)> {
     if is_stdio(input) {
         let name = "standard input".to_owned();

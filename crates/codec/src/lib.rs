@@ -11,9 +11,9 @@
 //! memory or from a file ([`Input`]), so that a master never holds the whole
 //! image (a PNG's plain image data is inflated by zlib-rs, `idat`), and a
 //! TIFF written from its rows in order, uncompressed, LZW or Deflate
-//! ([`tiff_writer`]); what a user chooses about each format is one
-//! [`EncodeSettings`]. A JPEG is decoded
-//! and written row by row through libjpeg-turbo's API ([`jpeg_writer`]).
+//! ([`tiff_writer`]). A JPEG is decoded and written row by row through
+//! libjpeg-turbo's API ([`jpeg_writer`]). What a user chooses about each
+//! format is one [`EncodeSettings`].
 
 pub mod decode;
 pub mod encode;

@@ -53,9 +53,10 @@ pub const SERVE_LIMITS: Limits = Limits {
     max_whole_pixels: 64 << 20,
 };
 
-/// How the service compresses PNG answers: zlib level 1, Sub filter (about
-/// 1.7x faster than the command line's level 2, for files a fifth larger,
-/// still smaller than OpenCV's defaults make; docs/BENCHMARKS.md).
+/// How the service writes answers: PNG at zlib level 1 with the Sub filter
+/// (about 1.7x faster than level 2, for files a fifth larger, still smaller
+/// than OpenCV's defaults make; docs/BENCHMARKS.md); TIFF and JPEG as the
+/// command line writes them.
 pub const SERVE_ENCODE: EncodeSettings = EncodeSettings {
     png: png::Settings { level: 1, filter: png::Filter::Sub },
     tiff: TiffCompression::None,
