@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use histo_cluster::{Admission, Cluster, EventBus, JobSpec, RunError};
-use histo_codec::{EncodeSettings, Format, Input, Limits};
+use histo_codec::{EncodeSettings, Format, Input, JpegQuality, Limits, TiffCompression};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
@@ -14,7 +14,10 @@ use crate::options;
 
 /// Equalizes the image file `src` into `dst` (see `histo.equalize_file`).
 #[pyfunction]
-#[pyo3(signature = (src, dst, *, mode = "auto", method = "global", clip_limit = 2.0, tiles = (8, 8), format = None, threads = None))]
+#[pyo3(signature = (
+    src, dst, *, mode = "auto", method = "global", clip_limit = 2.0, tiles = (8, 8), format = None, threads = None,
+    png_level = None, tiff_compression = None, jpeg_quality = None,
+))]
 #[allow(clippy::too_many_arguments)]
 pub fn equalize_file(
     py: Python<'_>,
@@ -26,8 +29,12 @@ pub fn equalize_file(
     tiles: (u32, u32),
     format: Option<&str>,
     threads: Option<usize>,
+    png_level: Option<i64>,
+    tiff_compression: Option<&str>,
+    jpeg_quality: Option<i64>,
 ) -> PyResult<()> {
     let options = options::parse(mode, method, clip_limit, tiles)?;
+    let encode = encode_settings(png_level, tiff_compression, jpeg_quality)?;
     crate::threads::check(threads)?;
     let format = match format {
         Some(f) => f.parse::<Format>().map_err(options::value_error)?,
@@ -49,7 +56,7 @@ pub fn equalize_file(
     let spec = JobSpec {
         options,
         format: Some(format),
-        encode: EncodeSettings::default(),
+        encode,
         limits: Limits::CLI,
         request_id: None,
         reference: None,
@@ -71,6 +78,31 @@ pub fn equalize_file(
     })?;
     output.persist(&dst).map_err(|e| PyErr::from(e.error))?;
     Ok(())
+}
+
+/// `histo equalize`'s output settings, those not given at its defaults.
+fn encode_settings(
+    png_level: Option<i64>,
+    tiff_compression: Option<&str>,
+    jpeg_quality: Option<i64>,
+) -> PyResult<EncodeSettings> {
+    let mut settings = EncodeSettings::default();
+    if let Some(level) = png_level {
+        settings.png.level = u32::try_from(level)
+            .ok()
+            .filter(|l| *l <= 9)
+            .ok_or_else(|| PyValueError::new_err(format!("png_level {level} is not 0 to 9")))?;
+    }
+    if let Some(compression) = tiff_compression {
+        settings.tiff = compression.parse::<TiffCompression>().map_err(PyValueError::new_err)?;
+    }
+    if let Some(quality) = jpeg_quality {
+        settings.jpeg_quality = u8::try_from(quality)
+            .ok()
+            .and_then(JpegQuality::new)
+            .ok_or_else(|| PyValueError::new_err(format!("jpeg_quality {quality} is not 1 to 100")))?;
+    }
+    Ok(settings)
 }
 
 /// An error and its causes on one line, as `histo equalize` prints them.

@@ -149,14 +149,22 @@ def equalize_file(
     tiles: Tuple[int, int] = (8, 8),
     format: Optional[str] = None,
     threads: Optional[int] = None,
+    png_level: Optional[int] = None,
+    tiff_compression: Optional[str] = None,
+    jpeg_quality: Optional[int] = None,
 ) -> None:
     """Equalizes the image file ``src`` (PNG, JPEG, TIFF, BMP or WebP) into
     ``dst``, whose extension picks the format unless ``format`` is given.
-    It runs the pipeline of ``histo equalize``: PNG input is decoded strip
-    by strip and never held whole; ``dst`` appears only when complete."""
+    It runs the pipeline of ``histo equalize``: PNG, JPEG and TIFF input is
+    decoded strip by strip and never held whole; ``dst`` appears only when
+    complete. ``png_level`` (0-9, default 5), ``tiff_compression``
+    ("none", "lzw" or "deflate", default "none") and ``jpeg_quality``
+    (1-100, default 92) are the command's ``--png-level``,
+    ``--tiff-compression`` and ``--jpeg-quality``."""
     _histo.equalize_file(
         os.fspath(src), os.fspath(dst), mode=mode, method=method, clip_limit=clip_limit,
-        tiles=tuple(tiles), format=format, threads=threads,
+        tiles=tuple(tiles), format=format, threads=threads, png_level=png_level,
+        tiff_compression=tiff_compression, jpeg_quality=jpeg_quality,
     )
 
 

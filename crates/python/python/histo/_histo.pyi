@@ -52,4 +52,7 @@ def equalize_file(
     tiles: Tuple[int, int] = (8, 8),
     format: Optional[str] = None,
     threads: Optional[int] = None,
+    png_level: Optional[int] = None,
+    tiff_compression: Optional[str] = None,
+    jpeg_quality: Optional[int] = None,
 ) -> None: ...
