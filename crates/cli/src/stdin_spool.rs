@@ -34,7 +34,6 @@ pub fn spool(reader: impl Read, limits: &Limits) -> Result<StdinInput> {
     file.write_all(&head).context("cannot spool standard input (TMPDIR)")?;
     let rest = io::copy(&mut reader, &mut file).context("cannot spool standard input (TMPDIR)")?;
     check(head.len() as u64 + rest, limits)?;
-    file.flush()?;
     let input = Input::file(format!("/proc/self/fd/{}", file.as_raw_fd()))
         .context("cannot reopen standard input's temporary file through /proc")?;
     Ok(StdinInput { input, _file: Some(file) })

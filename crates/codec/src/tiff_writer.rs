@@ -179,7 +179,7 @@ where
     T: Level,
     B: Borrow<Pixels>,
 {
-    let batch = if compression == TiffCompression::None { 1 } else { 2 * rayon::current_num_threads().max(1) };
+    let batch = 2 * rayon::current_num_threads().max(1);
     let mut written = Written::default();
     let flush = |dir: &mut DirectoryEncoder<'_, W, K>, written: &mut Written, ready: &mut Vec<Vec<T>>| {
         let compressed: Vec<_> = ready
@@ -209,7 +209,12 @@ where
             let take = (need - pending.len()).min(rest.len());
             pending.extend_from_slice(&rest[..take]);
             rest = &rest[take..];
-            if pending.len() == need {
+            if pending.len() == need && compression == TiffCompression::None {
+                // Nothing to compress: written as it is, not copied again.
+                written.put(dir, bytemuck::cast_slice(&pending))?;
+                pending.clear();
+                next += 1;
+            } else if pending.len() == need {
                 ready.push(std::mem::replace(&mut pending, Vec::with_capacity(need)));
                 next += 1;
                 if ready.len() >= batch {
